@@ -168,3 +168,21 @@ func TestIDs(t *testing.T) {
 		}
 	}
 }
+
+func TestLocalizerIsSafeForConcurrentUse(t *testing.T) {
+	b := newBundle(t)
+	done := make(chan struct{})
+	for range 8 {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for _, tag := range Supported {
+				l := b.Localizer(b.Match(tag.String(), ""))
+				_ = l.T("login.heading", "Client", "Portal")
+				_ = l.T("password.too_short", "Min", 12)
+			}
+		}()
+	}
+	for range 8 {
+		<-done
+	}
+}
