@@ -1,0 +1,298 @@
+package config
+
+import (
+	"encoding/base64"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/knadh/koanf/parsers/yaml"
+	"github.com/knadh/koanf/providers/file"
+	"github.com/knadh/koanf/v2"
+)
+
+const examplePath = "idp.example.yaml"
+
+// testKey is base64 of 32 bytes 0x00..0x1f.
+var testKey = func() string {
+	b := make([]byte, 32)
+	for i := range b {
+		b[i] = byte(i)
+	}
+	return base64.StdEncoding.EncodeToString(b)
+}()
+
+func writeFile(t *testing.T, name, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestTheExampleFileLoadsToTheDefaults(t *testing.T) {
+	cfg, err := Load(examplePath, []string{"IDP_SECRETS_ENCRYPTION_KEY=" + testKey})
+	if err != nil {
+		t.Fatalf("example does not load: %v", err)
+	}
+	want := Default()
+	// The example deliberately leaves the master key empty: a key in an
+	// example file ends up in production.
+	want.Secrets.EncryptionKey = testKey
+	if !reflect.DeepEqual(cfg, want) {
+		t.Fatalf("example differs from Default():\n got %+v\nwant %+v", cfg, want)
+	}
+}
+
+func TestTheExampleFileDocumentsEveryKey(t *testing.T) {
+	k := koanf.New(".")
+	if err := k.Load(file.Provider(examplePath), yaml.Parser()); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(examplePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range Keys() {
+		if !k.Exists(key) {
+			t.Errorf("%s is missing from %s", key, examplePath)
+		}
+		if !strings.Contains(string(raw), "Env: "+EnvName(key)) {
+			t.Errorf("%s: the comment does not name %s", key, EnvName(key))
+		}
+	}
+}
+
+func TestEveryKeyHasItsOwnEnvironmentVariable(t *testing.T) {
+	seen := map[string]string{}
+	for _, f := range fields() {
+		names := []string{EnvName(f.key)}
+		if f.secret {
+			names = append(names, EnvName(f.key+fileSuffix))
+		}
+		for _, n := range names {
+			if other, dup := seen[n]; dup {
+				t.Errorf("%s and %s both map to %s", other, f.key, n)
+			}
+			seen[n] = f.key
+		}
+	}
+}
+
+func TestDefaultIsValidInDevMode(t *testing.T) {
+	c := Default()
+	c.Dev = true
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if err := Default().Validate(); err == nil || !strings.Contains(err.Error(), "secrets.encryption_key: is required") {
+		t.Fatalf("outside dev mode the key must be required, got %v", err)
+	}
+}
+
+func TestEnvironmentOverrides(t *testing.T) {
+	keyFile := writeFile(t, "key", "\n  "+testKey+"\n")
+	yamlWithFileKey := writeFile(t, "idp.yaml", "secrets:\n  encryption_key_file: "+keyFile+"\n")
+	yamlWithKey := writeFile(t, "idp.yaml", "secrets:\n  encryption_key: "+testKey+"\nhttp:\n  trusted_proxies: [10.0.0.0/8]\n")
+	otherKey := base64.RawURLEncoding.EncodeToString([]byte(strings.Repeat("k", 32)))
+
+	tests := []struct {
+		name  string
+		path  string
+		env   []string
+		check func(t *testing.T, c Config)
+	}{
+		{
+			name: "a key with underscores is found from its variable",
+			path: yamlWithKey,
+			env:  []string{"IDP_DATABASE_MAX_OPEN_CONNS=7", "IDP_DATABASE_MIGRATE_ON_START=false"},
+			check: func(t *testing.T, c Config) {
+				if c.Database.MaxOpenConns != 7 || c.Database.MigrateOnStart {
+					t.Fatalf("got %+v", c.Database)
+				}
+			},
+		},
+		{
+			name: "a comma-separated list replaces the file's list",
+			path: yamlWithKey,
+			env:  []string{"IDP_HTTP_TRUSTED_PROXIES=192.168.0.0/16, ::1 ,"},
+			check: func(t *testing.T, c Config) {
+				if want := []string{"192.168.0.0/16", "::1"}; !slices.Equal(c.HTTP.TrustedProxies, want) {
+					t.Fatalf("got %q", c.HTTP.TrustedProxies)
+				}
+			},
+		},
+		{
+			name: "a duration is parsed from its variable",
+			path: yamlWithKey,
+			env:  []string{"IDP_TOKENS_ACCESS_TOKEN_LIFETIME=5m30s", "IDP_ARGON=1"},
+			check: func(t *testing.T, c Config) {
+				if c.Tokens.AccessTokenLifetime != 5*time.Minute+30*time.Second {
+					t.Fatalf("got %s", c.Tokens.AccessTokenLifetime)
+				}
+			},
+		},
+		{
+			name: "a secret is read from the file named by its _FILE variable",
+			env:  []string{"IDP_SECRETS_ENCRYPTION_KEY_FILE=" + keyFile},
+			check: func(t *testing.T, c Config) {
+				if c.Secrets.EncryptionKey != testKey {
+					t.Fatalf("got %q", c.Secrets.EncryptionKey)
+				}
+			},
+		},
+		{
+			name: "a secret is read from the file named by its _file key",
+			path: yamlWithFileKey,
+			check: func(t *testing.T, c Config) {
+				if c.Secrets.EncryptionKey != testKey {
+					t.Fatalf("got %q", c.Secrets.EncryptionKey)
+				}
+			},
+		},
+		{
+			name: "the secret's variable wins over the file's _file key",
+			path: yamlWithFileKey,
+			env:  []string{"IDP_SECRETS_ENCRYPTION_KEY=" + otherKey},
+			check: func(t *testing.T, c Config) {
+				if c.Secrets.EncryptionKey != otherKey {
+					t.Fatalf("got %q", c.Secrets.EncryptionKey)
+				}
+			},
+		},
+		{
+			name: "unknown and test variables are ignored",
+			path: yamlWithKey,
+			env:  []string{"IDP_TEST_DATABASE_URL=postgres://x", "IDP_NOPE=1", "IDP_DATABASE=oops", "PATH=/bin", "IDP_ISSUER"},
+			check: func(t *testing.T, c Config) {
+				if c.Database.DSN != Default().Database.DSN {
+					t.Fatalf("got %q", c.Database.DSN)
+				}
+			},
+		},
+		{
+			name: "scalar variables override the file and the defaults",
+			path: yamlWithKey,
+			env: []string{"IDP_ISSUER=https://login.example.eu", "IDP_LOG_LEVEL=debug",
+				"IDP_PASSWORDS_ARGON2_PARALLELISM=4", "IDP_HTTP_MAX_BODY_BYTES=131072", "IDP_DEV=true"},
+			check: func(t *testing.T, c Config) {
+				if c.Issuer != "https://login.example.eu" || c.Log.Level != "debug" ||
+					c.Passwords.Argon2Parallelism != 4 || c.HTTP.MaxBodyBytes != 131072 || !c.Dev {
+					t.Fatalf("got %+v", c)
+				}
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Load(tt.path, tt.env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.check(t, c)
+		})
+	}
+}
+
+func TestEncryptionKeyBytesAcceptsEveryBase64Flavour(t *testing.T) {
+	raw := []byte(strings.Repeat("\xfb\xff", 16)) // gives + and / (or - and _)
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		c := Default()
+		c.Secrets.EncryptionKey = enc.EncodeToString(raw)
+		got, err := c.EncryptionKeyBytes()
+		if err != nil || string(got) != string(raw) {
+			t.Errorf("%q: %v", c.Secrets.EncryptionKey, err)
+		}
+	}
+}
+
+func TestProblemsAreAllReportedWithTheirKeys(t *testing.T) {
+	tests := []struct {
+		name string
+		yaml string
+		env  []string
+		want []string
+	}{
+		{
+			name: "three bad keys are all named",
+			yaml: "issuer: https://idp.example.eu?x=1\ndatabase:\n  dsn: mysql://db\ntokens:\n  auth_code_lifetime: 11m\nsecrets:\n  encryption_key: " + testKey + "\n",
+			want: []string{"issuer:", "database.dsn:", "tokens.auth_code_lifetime:"},
+		},
+		{
+			name: "values of the wrong type are named along with validation errors",
+			yaml: "database:\n  max_open_conns: many\ntokens:\n  id_token_lifetime: 3600\nlog:\n  level: loud\n",
+			want: []string{"database.max_open_conns: must be an integer", "tokens.id_token_lifetime: must be a duration", "log.level:", "secrets.encryption_key: is required"},
+		},
+		{
+			name: "an unknown key in the file is reported",
+			yaml: "tokens:\n  acces_token_lifetime: 5m\n",
+			env:  []string{"IDP_DEV=1"},
+			want: []string{"tokens.acces_token_lifetime: unknown key"},
+		},
+		{
+			name: "a secret given twice is reported",
+			yaml: "secrets:\n  encryption_key: " + testKey + "\n  encryption_key_file: /nonexistent\n",
+			want: []string{"secrets.encryption_key: set either", "secrets.encryption_key_file:"},
+		},
+		{
+			name: "a bad environment value names the key",
+			env:  []string{"IDP_THROTTLE_WINDOW=soon", "IDP_PASSWORDS_ARGON2_PARALLELISM=300", "IDP_DEV=true"},
+			want: []string{"throttle.window: must be a duration", "passwords.argon2_parallelism: must be an integer"},
+		},
+		{
+			name: "range rules name their keys",
+			yaml: "dev: true\nissuer: http://idp.example.eu/\npasswords:\n  min_length: 6\n  max_length: 32\n  argon2_memory_kib: 4096\nkeys:\n  default_alg: HS256\nhttp:\n  trusted_proxies: [10.0.0.0/33]\nsession:\n  idle_timeout: 24h\nsecrets:\n  encryption_key: c2hvcnQ=\n",
+			want: []string{"issuer: must not end with a slash", "passwords.min_length:", "passwords.max_length:", "passwords.argon2_memory_kib:",
+				"keys.default_alg:", "http.trusted_proxies:", "session.idle_timeout:", "secrets.encryption_key: must decode to exactly 32 bytes"},
+		},
+		{
+			name: "an http issuer on a public host needs dev mode",
+			yaml: "issuer: http://idp.example.eu\nsecrets:\n  encryption_key: " + testKey + "\n",
+			want: []string{"issuer: must use https"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Load(writeFile(t, "idp.yaml", tt.yaml), tt.env)
+			if err == nil {
+				t.Fatal("want an error")
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error does not mention %q:\n%v", w, err)
+				}
+			}
+		})
+	}
+}
+
+func TestAnHTTPIssuerIsFineOnLoopbackWithoutDevMode(t *testing.T) {
+	for _, iss := range []string{"http://127.0.0.1:8080", "http://localhost:9000/idp", "http://[::1]:8080"} {
+		c := Default()
+		c.Issuer = iss
+		c.Secrets.EncryptionKey = testKey
+		if err := c.Validate(); err != nil {
+			t.Errorf("%s: %v", iss, err)
+		}
+	}
+}
+
+func TestAMissingFileIsAnError(t *testing.T) {
+	if _, err := Load(filepath.Join(t.TempDir(), "nope.yaml"), nil); err == nil {
+		t.Fatal("want an error")
+	}
+}
+
+func TestTrustedProxiesAcceptSingleAddresses(t *testing.T) {
+	c := Default()
+	c.HTTP.TrustedProxies = []string{"10.1.2.3", "fd00::/8"}
+	got := c.TrustedProxyPrefixes()
+	if len(got) != 2 || got[0].String() != "10.1.2.3/32" || got[1].String() != "fd00::/8" {
+		t.Fatalf("got %v", got)
+	}
+}
