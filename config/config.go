@@ -420,8 +420,11 @@ func (c Config) Validate() error {
 	}
 
 	if c.Secrets.EncryptionKey == "" {
-		if !c.Dev {
-			bad("secrets.encryption_key", "is required (or secrets.encryption_key_file); generate one with: openssl rand -base64 32")
+		// Dev mode and SQLite may keep the key in encryption.key next to the
+		// database file (idp demo creates it); PostgreSQL deployments must
+		// configure it, since several nodes need the same key.
+		if !c.Dev && !strings.HasPrefix(c.Database.DSN, "sqlite:") {
+			bad("secrets.encryption_key", "is required with PostgreSQL (or secrets.encryption_key_file); generate one with: openssl rand -base64 32")
 		}
 	} else if _, err := c.EncryptionKeyBytes(); err != nil {
 		errs = append(errs, err) // already names the key

@@ -1,0 +1,80 @@
+package oidcop
+
+import (
+	"context"
+	"net/http"
+	"sync"
+)
+
+type ctxKey int
+
+const (
+	ctxClaimsParam ctxKey = iota
+	ctxRequestClient
+	ctxSessionCookie
+)
+
+// requestClient is filled in by storage methods that learn which client a
+// token request belongs to; SigningKey reads it to pick the client's alg.
+// op gives SigningKey only a context, so the holder travels in it.
+type requestClient struct {
+	mu  sync.Mutex
+	alg string
+}
+
+func (h *requestClient) set(alg string) {
+	h.mu.Lock()
+	h.alg = alg
+	h.mu.Unlock()
+}
+
+func (h *requestClient) get() string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.alg
+}
+
+func clientHolder(ctx context.Context) *requestClient {
+	h, _ := ctx.Value(ctxRequestClient).(*requestClient)
+	return h
+}
+
+// WithSessionCookie stores the raw SSO cookie value in the context, for
+// end_session, which must end the browser's session and sees only a context.
+func WithSessionCookie(ctx context.Context, raw string) context.Context {
+	return context.WithValue(ctx, ctxSessionCookie, raw)
+}
+
+func sessionCookie(ctx context.Context) string {
+	s, _ := ctx.Value(ctxSessionCookie).(string)
+	return s
+}
+
+func claimsParam(ctx context.Context) string {
+	s, _ := ctx.Value(ctxClaimsParam).(string)
+	return s
+}
+
+// interceptor runs in front of every op endpoint: it captures the raw
+// "claims" authorization parameter (op does not parse it) and installs the
+// per-request client holder. It reads the query only, never the body, so
+// op's own ParseForm still sees an untouched request; on /authorize, which
+// also accepts POST, it calls ParseForm itself, which op then reuses.
+func (p *Provider) interceptor(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := context.WithValue(r.Context(), ctxRequestClient, &requestClient{})
+		c := r.URL.Query().Get("claims")
+		if r.URL.Path == "/authorize" && r.Method == http.MethodPost && r.ParseForm() == nil {
+			c = r.Form.Get("claims")
+		}
+		if c != "" {
+			ctx = context.WithValue(ctx, ctxClaimsParam, c)
+		}
+		if p.cookieName != "" {
+			if ck, err := r.Cookie(p.cookieName); err == nil {
+				ctx = WithSessionCookie(ctx, ck.Value)
+			}
+		}
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}

@@ -1,0 +1,45 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Sentinel errors every backend returns (wrapped or bare) so callers can
+// branch with errors.Is without knowing the database.
+var (
+	// ErrNotFound: no row, or a row that is expired where the method says so.
+	ErrNotFound = errors.New("store: not found")
+	// ErrConflict: a unique constraint would be violated (username, client id).
+	ErrConflict = errors.New("store: conflict")
+	// ErrConsumed: a single-use item (code, refresh token) was already used or
+	// revoked. Returned to exactly one loser of every race.
+	ErrConsumed = errors.New("store: already consumed")
+)
+
+// Store is every repository at once, the shape sqlstore returns. Code that
+// needs only one aggregate should accept the small interface instead.
+type Store interface {
+	Users
+	Clients
+	Keys
+	AuthRequests
+	Tokens
+	Sessions
+	RateLimits
+	Audit
+	Maintenance
+}
+
+// Maintenance covers the health of the database itself.
+type Maintenance interface {
+	// Ping reports whether the database answers; /readyz calls it.
+	Ping(ctx context.Context) error
+	// MigrationsCurrent reports whether every embedded migration is applied.
+	MigrationsCurrent(ctx context.Context) (bool, error)
+	// DeleteExpired removes rows whose lifetime ended before now (auth
+	// requests, tokens, sessions, rate-limit windows). Called periodically.
+	DeleteExpired(ctx context.Context, now time.Time) (int64, error)
+	Close() error
+}
