@@ -1,0 +1,244 @@
+// Package sqlstore implements store.Store on SQLite (pure Go) and
+// PostgreSQL through gorm. The schema comes from the goose migrations in
+// package migrations, never from AutoMigrate; gorm rows are unexported and
+// mapped to the domain types at the edge, so nothing outside this package
+// sees gorm.
+//
+// Every time is stored as unix microseconds (UTC) in a BIGINT column on both
+// databases: SQLite has no time type, and comparing integers is the one
+// representation where expiry checks in SQL mean the same on both. Times
+// therefore round-trip at microsecond precision (PostgreSQL's own).
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/glebarez/sqlite"
+	"github.com/pressly/goose/v3"
+	"gorm.io/driver/postgres"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+
+	"github.com/eu-health-idp/idp/idp/store"
+	"github.com/eu-health-idp/idp/migrations"
+)
+
+var _ store.Store = (*Store)(nil)
+
+// Options tune Open.
+type Options struct {
+	// MaxOpenConns caps the connection pool; 0 keeps the driver default
+	// (unlimited on PostgreSQL, 8 on SQLite).
+	MaxOpenConns int
+	// Migrate applies pending migrations before Open returns.
+	Migrate bool
+	// Logger receives gorm's warnings and errors; nil discards them.
+	Logger *slog.Logger
+}
+
+// Store is the SQL backend of every repository in package store.
+type Store struct {
+	db      *gorm.DB
+	sqlDB   *sql.DB
+	dialect goose.Dialect
+	folder  string
+}
+
+// defaultSQLiteConns is enough for concurrent readers under WAL while every
+// write transaction is serialised by BEGIN IMMEDIATE.
+const defaultSQLiteConns = 8
+
+// Open connects to dsn, which is "sqlite:PATH" or a "postgres://" /
+// "postgresql://" URL, and optionally migrates.
+func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
+	var (
+		dialector gorm.Dialector
+		s         = &Store{}
+		maxConns  = opts.MaxOpenConns
+	)
+	switch {
+	case strings.HasPrefix(dsn, "sqlite:"):
+		d, err := sqliteDSN(strings.TrimPrefix(dsn, "sqlite:"))
+		if err != nil {
+			return nil, err
+		}
+		dialector = sqlite.Open(d)
+		s.dialect, s.folder = goose.DialectSQLite3, "sqlite"
+		if maxConns == 0 {
+			maxConns = defaultSQLiteConns
+		}
+	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
+		dialector = postgres.Open(dsn)
+		s.dialect, s.folder = goose.DialectPostgres, "postgres"
+	default:
+		return nil, errors.New(`sqlstore: dsn must start with "sqlite:", "postgres://" or "postgresql://"`)
+	}
+
+	log := logger.Discard
+	if opts.Logger != nil {
+		log = logger.NewSlogLogger(opts.Logger, logger.Config{
+			SlowThreshold:             200 * time.Millisecond,
+			IgnoreRecordNotFoundError: true,
+			ParameterizedQueries:      true, // never log token hashes or secrets
+			LogLevel:                  logger.Warn,
+		})
+	}
+	db, err := gorm.Open(dialector, &gorm.Config{
+		Logger:                 log,
+		TranslateError:         true, // unique violations -> gorm.ErrDuplicatedKey on both drivers
+		SkipDefaultTransaction: true, // single statements need no wrapping tx
+		NowFunc:                func() time.Time { return time.Now().UTC() },
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: open: %w", err)
+	}
+	s.db = db
+	if s.sqlDB, err = db.DB(); err != nil {
+		return nil, fmt.Errorf("sqlstore: open: %w", err)
+	}
+	if maxConns > 0 {
+		s.sqlDB.SetMaxOpenConns(maxConns)
+	}
+	if err := s.Ping(ctx); err != nil {
+		s.sqlDB.Close()
+		return nil, err
+	}
+	if opts.Migrate {
+		if err := s.Migrate(ctx); err != nil {
+			s.sqlDB.Close()
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// sqliteDSN creates the database's directory and adds the pragmas every
+// connection needs: WAL so readers do not block the writer, a busy timeout
+// so writers queue instead of failing, foreign keys, and BEGIN IMMEDIATE so
+// a transaction takes the write lock up front: a deferred transaction that
+// upgrades from read to write fails with SQLITE_BUSY instead of waiting.
+func sqliteDSN(raw string) (string, error) {
+	path, query, _ := strings.Cut(raw, "?")
+	if path == "" {
+		return "", errors.New("sqlstore: sqlite dsn has no path")
+	}
+	if dir := filepath.Dir(path); dir != "." {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return "", fmt.Errorf("sqlstore: create database directory: %w", err)
+		}
+	}
+	q, err := url.ParseQuery(query)
+	if err != nil {
+		return "", fmt.Errorf("sqlstore: sqlite dsn query: %w", err)
+	}
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Add("_pragma", "synchronous(NORMAL)")
+	q.Set("_txlock", "immediate")
+	return path + "?" + q.Encode(), nil
+}
+
+func (s *Store) provider() (*goose.Provider, error) {
+	sub, err := fs.Sub(migrations.FS, s.folder)
+	if err != nil {
+		return nil, err
+	}
+	return goose.NewProvider(s.dialect, s.sqlDB, sub)
+}
+
+// Migrate applies every pending embedded migration.
+func (s *Store) Migrate(ctx context.Context) error {
+	p, err := s.provider()
+	if err != nil {
+		return fmt.Errorf("sqlstore: migrate: %w", err)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return fmt.Errorf("sqlstore: migrate: %w", err)
+	}
+	return nil
+}
+
+// MigrationsCurrent reports whether every embedded migration is applied.
+func (s *Store) MigrationsCurrent(ctx context.Context) (bool, error) {
+	p, err := s.provider()
+	if err != nil {
+		return false, fmt.Errorf("sqlstore: migrations: %w", err)
+	}
+	pending, err := p.HasPending(ctx)
+	if err != nil {
+		return false, fmt.Errorf("sqlstore: migrations: %w", err)
+	}
+	return !pending, nil
+}
+
+// Ping reports whether the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.sqlDB.PingContext(ctx); err != nil {
+		return fmt.Errorf("sqlstore: ping: %w", err)
+	}
+	return nil
+}
+
+// Close releases the connection pool.
+func (s *Store) Close() error { return s.sqlDB.Close() }
+
+// DeleteExpired removes rows whose lifetime ended at or before now. Redeemed
+// auth requests live until their own expiry, which is what keeps code-reuse
+// detection working until then.
+func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int64, error) {
+	n := micros(now)
+	var total int64
+	err := s.tx(ctx, func(tx *gorm.DB) error {
+		for _, table := range []string{"auth_requests", "access_tokens", "refresh_tokens", "sessions", "rate_limits"} {
+			res := tx.Exec("DELETE FROM "+table+" WHERE expires_at <= ?", n)
+			if res.Error != nil {
+				return res.Error
+			}
+			total += res.RowsAffected
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("sqlstore: delete expired: %w", err)
+	}
+	return total, nil
+}
+
+// tx runs fn in a transaction; on SQLite it holds the write lock from the
+// start (see sqliteDSN).
+func (s *Store) tx(ctx context.Context, fn func(tx *gorm.DB) error) error {
+	return s.db.WithContext(ctx).Transaction(fn)
+}
+
+// mapErr turns driver errors into the store's sentinels.
+func mapErr(op string, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrConsumed):
+		return fmt.Errorf("sqlstore: %s: %w", op, err)
+	case errors.Is(err, gorm.ErrRecordNotFound), errors.Is(err, sql.ErrNoRows):
+		return fmt.Errorf("sqlstore: %s: %w", op, store.ErrNotFound)
+	case errors.Is(err, gorm.ErrDuplicatedKey):
+		return fmt.Errorf("sqlstore: %s: %w", op, store.ErrConflict)
+	}
+	return fmt.Errorf("sqlstore: %s: %w", op, err)
+}
+
+// exists tells a missing row from one a guarded UPDATE skipped.
+func exists(tx *gorm.DB, table, id string) (bool, error) {
+	var n int64
+	err := tx.Table(table).Where("id = ?", id).Count(&n).Error
+	return n > 0, err
+}

@@ -1,0 +1,66 @@
+package storetest
+
+import (
+	"testing"
+	"time"
+
+	"github.com/eu-health-idp/idp/idp/store"
+)
+
+func testMaintenance(t *testing.T, open Opener) {
+	t.Run("a migrated store answers and reports its migrations current", func(t *testing.T) {
+		s, ctx := open(t), t.Context()
+		check(t, s.Ping(ctx))
+		ok, err := s.MigrationsCurrent(ctx)
+		check(t, err)
+		same(t, "current", ok, true)
+	})
+
+	t.Run("deleting expired rows removes what ended at or before now and nothing else", func(t *testing.T) {
+		s, ctx := open(t), t.Context()
+		now := t0.Add(time.Hour)
+		for i, exp := range []time.Time{now.Add(-time.Minute), now, now.Add(µs)} {
+			ar := newAuthRequest(seq("ar", i))
+			ar.ExpiresAt = exp
+			check(t, s.CreateAuthRequest(ctx, &ar))
+			at := newAccess(seq("at", i), "", "")
+			at.ExpiresAt = exp
+			check(t, s.CreateAccessToken(ctx, &at))
+			sess := newSession(seq("s", i), "u1")
+			sess.ExpiresAt = exp
+			check(t, s.CreateSession(ctx, &sess))
+			_, err := s.Hit(ctx, seq("rl", i), exp.Sub(t0), t0) // window ends at exp
+			check(t, err)
+		}
+		codeReady(t, s, "code")
+		rt := newRefresh("rt", "fam", "code")
+		rt.ExpiresAt = now
+		check(t, s.IssueFromCode(ctx, "code", t0, nil, &rt)) // the "code" request expires at t0+10m
+		user := newUser(1)
+		check(t, s.CreateUser(ctx, &user))
+
+		n, err := s.DeleteExpired(ctx, now)
+		check(t, err)
+		same(t, "rows removed", n, int64(4*2+1+1)) // 2 of each kind, the refresh token, the code's request
+
+		_, err = s.AuthRequestByID(ctx, seq("ar", 2), t0)
+		check(t, err)
+		_, err = s.AccessTokenByID(ctx, seq("at", 2))
+		check(t, err)
+		_, err = s.AccessTokenByID(ctx, seq("at", 1))
+		wantErr(t, err, store.ErrNotFound)
+		_, err = s.SessionByID(ctx, seq("s", 2), t0)
+		check(t, err)
+		_, err = s.RefreshTokenByHash(ctx, rt.TokenHash)
+		wantErr(t, err, store.ErrNotFound)
+		c, err := s.Count(ctx, seq("rl", 2), now.Add(µs).Sub(t0), t0)
+		check(t, err)
+		same(t, "live window kept", c, 1)
+		_, err = s.UserByID(ctx, user.ID)
+		check(t, err)
+
+		n, err = s.DeleteExpired(ctx, now)
+		check(t, err)
+		same(t, "second pass", n, int64(0))
+	})
+}
