@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -147,6 +146,10 @@ func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
 	}
 	var doc map[string]any
 	_ = json.Unmarshal(raw, &doc)
+	// Only the code flow and the endpoints we serve are advertised.
+	delete(doc, "device_authorization_endpoint")
+	doc["response_types_supported"] = []string{string(oidc.ResponseTypeCode)}
+	doc["token_endpoint_auth_methods_supported"] = []string{"client_secret_basic", "client_secret_post", "none"}
 	// RFC 9207: we add iss to every authorization response.
 	doc["authorization_response_iss_parameter_supported"] = true
 	w.Header().Set("Content-Type", "application/json")
@@ -311,4 +314,3 @@ func ErrUnmet(desc string) *oidc.Error {
 	return &oidc.Error{ErrorType: "unmet_authentication_requirements", Description: desc}
 }
 
-var _ = errors.New

@@ -1,0 +1,105 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/eu-health-idp/idp/config"
+	"github.com/eu-health-idp/idp/idp/oidcop"
+	"github.com/eu-health-idp/idp/idp/store"
+	"github.com/eu-health-idp/idp/idp/store/sqlstore"
+)
+
+// The demo's fixed credentials: it is a local playground, and a stable
+// secret lets a portal developer keep their RP config across restarts.
+const (
+	demoClientID     = "demo-portal"
+	demoClientSecret = "demo-portal-secret-not-for-production"
+	demoRedirectURI  = "http://127.0.0.1:9000/callback"
+	demoUsername     = "demo"
+	demoPassword     = "demo-patient-password"
+	demoEmail        = "demo@example.org"
+)
+
+func demoCmd(g *globals) *cobra.Command {
+	var listen string
+	c := &cobra.Command{
+		Use:   "demo",
+		Short: "Run a complete local demo: SQLite in ./data, dev mode, a demo client and user",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			flags := map[string]string{"dev": "true", "listen": listen, "issuer": "http://" + listen}
+			if os.Getenv(config.EnvName("database.dsn")) == "" && g.database == "" {
+				flags["database.dsn"] = "sqlite:data/idp.db"
+			}
+			cfg, err := loadConfig(g, flags)
+			if err != nil {
+				return err
+			}
+			log := newLogger(cfg, io.Discard)
+			st, err := openStore(cmd.Context(), cfg, true, log)
+			if err != nil {
+				return err
+			}
+			err = seedDemo(cmd.Context(), cfg, st)
+			st.Close()
+			if err != nil {
+				return err
+			}
+			printDemo(cmd.OutOrStdout(), cfg)
+			return serve(cmd.Context(), cfg, nil)
+		},
+	}
+	c.Flags().StringVar(&listen, "listen", "127.0.0.1:8080", "listen address host:port")
+	return c
+}
+
+// seedDemo adds the demo client and user unless they exist.
+func seedDemo(ctx context.Context, cfg config.Config, st *sqlstore.Store) error {
+	_, _, err := registerClient(ctx, cfg, st, clientInput{
+		id: demoClientID, redirectURIs: []string{demoRedirectURI, "http://localhost:9000/callback"},
+		postLogoutURIs: []string{"http://127.0.0.1:9000/"},
+		grantTypes:     []string{oidcop.GrantAuthorizationCode, oidcop.GrantRefreshToken, oidcop.GrantClientCredentials},
+	}, demoClientSecret, time.Now())
+	if err != nil && !errors.Is(err, store.ErrConflict) {
+		return err
+	}
+	if _, err := st.UserByUsername(ctx, demoUsername); errors.Is(err, store.ErrNotFound) {
+		u, err := newUser(ctx, cfg, demoUsername, demoEmail, "+31612345678", demoPassword, time.Now())
+		if err != nil {
+			return err
+		}
+		return st.CreateUser(ctx, u)
+	} else if err != nil {
+		return err
+	}
+	return nil
+}
+
+func printDemo(w io.Writer, cfg config.Config) {
+	q := url.Values{
+		"client_id": {demoClientID}, "redirect_uri": {demoRedirectURI}, "response_type": {"code"},
+		"scope": {"openid profile email offline_access"}, "state": {"demo"}, "nonce": {"demo"},
+	}
+	fmt.Fprintf(w, `
+  Identity provider demo (dev mode, SQLite in %s)
+
+  Issuer        %s
+  Discovery     %s/.well-known/openid-configuration
+
+  Demo client   id %s
+                secret %s
+                redirect URI %s
+  Demo user     %s / %s
+
+  Try it        %s/authorize?%s
+
+`, cfg.Database.DSN, cfg.Issuer, cfg.Issuer, demoClientID, demoClientSecret, demoRedirectURI,
+		demoUsername, demoPassword, cfg.Issuer, q.Encode())
+}

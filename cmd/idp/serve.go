@@ -1,0 +1,127 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/eu-health-idp/idp/config"
+	"github.com/eu-health-idp/idp/idp/store"
+)
+
+func serveCmd(g *globals) *cobra.Command {
+	var issuer, listen string
+	var dev, noMigrate bool
+	c := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the identity provider",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			flags := map[string]string{}
+			if issuer != "" {
+				flags["issuer"] = issuer
+			}
+			if listen != "" {
+				flags["listen"] = listen
+			}
+			if dev {
+				flags["dev"] = "true"
+			}
+			if noMigrate {
+				flags["database.migrate_on_start"] = "false"
+			}
+			cfg, err := loadConfig(g, flags)
+			if err != nil {
+				return err
+			}
+			return serve(cmd.Context(), cfg, nil)
+		},
+	}
+	addDatabaseFlag(c, g)
+	c.Flags().StringVar(&issuer, "issuer", "", "issuer URL (overrides issuer)")
+	c.Flags().StringVar(&listen, "listen", "", "listen address host:port (overrides listen)")
+	c.Flags().BoolVar(&dev, "dev", false, "dev mode: http issuer allowed, dev outbox")
+	c.Flags().BoolVar(&noMigrate, "no-migrate", false, "do not apply migrations on start")
+	return c
+}
+
+// serve runs until SIGINT/SIGTERM, then stops accepting, drains in-flight
+// requests for at most http.shutdown_timeout and returns. ready, when not
+// nil, receives the bound address once the listener is open.
+func serve(ctx context.Context, cfg config.Config, ready func(addr string)) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	log := newLogger(cfg, os.Stderr)
+	st, err := openStore(ctx, cfg, cfg.Database.MigrateOnStart, log)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	a, err := buildApp(ctx, cfg, st, log, time.Now)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return err
+	}
+	hs := &http.Server{
+		Handler:           a.server,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    32 << 10,
+	}
+	go cleanup(ctx, st, log)
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	log.Info("idp listening", "addr", ln.Addr().String(), "issuer", cfg.Issuer, "dev", cfg.Dev, "pid", strconv.Itoa(os.Getpid()))
+	if ready != nil {
+		ready(ln.Addr().String())
+	}
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.HTTP.ShutdownTimeout)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+// cleanup removes expired rows every few minutes, so tables do not grow
+// with every login. Every node runs it; the deletes are idempotent.
+func cleanup(ctx context.Context, st store.Maintenance, log *slog.Logger) {
+	t := time.NewTicker(5 * time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			n, err := st.DeleteExpired(ctx, time.Now())
+			if err != nil {
+				log.Error("cleanup", "err", err)
+			} else if n > 0 {
+				log.Info("cleanup", "rows", n)
+			}
+		}
+	}
+}

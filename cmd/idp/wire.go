@@ -1,0 +1,116 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/eu-health-idp/idp/config"
+	"github.com/eu-health-idp/idp/idp/assurance"
+	"github.com/eu-health-idp/idp/idp/i18n"
+	"github.com/eu-health-idp/idp/idp/oidcop"
+	"github.com/eu-health-idp/idp/idp/security"
+	"github.com/eu-health-idp/idp/idp/session"
+	"github.com/eu-health-idp/idp/idp/store"
+	"github.com/eu-health-idp/idp/idp/web"
+)
+
+// secrets are the keys derived from the master key; each use gets its own
+// so a leak of one (say, the opaque-token key) reveals nothing of another.
+type secrets struct {
+	sealer        *security.Sealer
+	clientSecrets *security.SecretHasher
+	opCrypto      [32]byte
+}
+
+func deriveSecrets(master []byte) (*secrets, error) {
+	sealer, err := security.NewSealer(security.DeriveKey(master, "signing-keys"))
+	if err != nil {
+		return nil, err
+	}
+	s := &secrets{sealer: sealer, clientSecrets: security.NewSecretHasher(security.DeriveKey(master, "client-secrets"))}
+	copy(s.opCrypto[:], security.DeriveKey(master, "op-crypto"))
+	return s, nil
+}
+
+func newKeyManager(cfg config.Config, st store.Keys, sec *secrets, now func() time.Time) *oidcop.KeyManager {
+	publishFor := max(cfg.Tokens.IDTokenLifetime, cfg.Tokens.AccessTokenLifetime) + 5*time.Minute
+	return oidcop.NewKeyManager(st, sec.sealer, now, cfg.Keys.CacheTTL, publishFor)
+}
+
+// app is a wired server.
+type app struct {
+	server   *web.Server
+	provider *oidcop.Provider
+	keys     *oidcop.KeyManager
+}
+
+// buildApp wires the provider and the web server on an open store.
+func buildApp(ctx context.Context, cfg config.Config, st store.Store, log *slog.Logger, now func() time.Time) (*app, error) {
+	master, err := masterKey(cfg)
+	if err != nil {
+		return nil, err
+	}
+	sec, err := deriveSecrets(master)
+	if err != nil {
+		return nil, err
+	}
+	keys := newKeyManager(cfg, st, sec, now)
+	if err := keys.Ensure(ctx); err != nil {
+		return nil, err
+	}
+	bundle, err := i18n.New()
+	if err != nil {
+		return nil, err
+	}
+	levels := assurance.DefaultLevels
+	var srv *web.Server
+	prov, err := oidcop.New(oidcop.Options{
+		Issuer: cfg.Issuer, Store: st, Keys: keys, Secrets: sec.clientSecrets, CryptoKey: sec.opCrypto,
+		Lifetimes: oidcop.Lifetimes{
+			AccessToken: cfg.Tokens.AccessTokenLifetime, IDToken: cfg.Tokens.IDTokenLifetime,
+			RefreshToken: cfg.Tokens.RefreshTokenLifetime, AuthCode: cfg.Tokens.AuthCodeLifetime,
+			AuthRequest: cfg.Tokens.AuthRequestLifetime,
+		},
+		DefaultAlg: cfg.Keys.DefaultAlg, CookieName: cfg.Session.CookieName, ACRValues: levels,
+		UILocales: i18n.Supported, Now: now, Logger: log, LoginPath: "/login", LogoutPath: "/logged-out",
+		RenderError: func(w http.ResponseWriter, r *http.Request, status int, id, detail string) {
+			srv.RenderError(w, r, status, id, detail)
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	secure := strings.HasPrefix(cfg.Issuer, "https://")
+	var proxies []*net.IPNet
+	for _, p := range cfg.TrustedProxyPrefixes() {
+		_, n, err := net.ParseCIDR(p.String())
+		if err == nil {
+			proxies = append(proxies, n)
+		}
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	hasher := security.NewPasswordHasher(security.Argon2Params{
+		MemoryKiB: cfg.Passwords.Argon2MemoryKiB, Iterations: cfg.Passwords.Argon2Iterations,
+		Parallelism: cfg.Passwords.Argon2Parallelism, SaltLen: 16, KeyLen: 32,
+	}, security.WithConcurrency(cfg.Passwords.MaxConcurrentHashes))
+	srv, err = web.New(web.Deps{
+		Store: st, Provider: prov,
+		Sessions: session.NewManager(st, cfg.Session.CookieName, cfg.Session.Lifetime, cfg.Session.IdleTimeout, secure, now),
+		Hasher:   hasher,
+		Throttle: security.NewThrottle(st, cfg.Throttle.AccountFailures, cfg.Throttle.IPFailures, cfg.Throttle.Window, now),
+		I18n:     bundle, Levels: levels, Secure: secure, MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
+		TrustedProxies: proxies, Registry: reg, Logger: log, Now: now,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &app{server: srv, provider: prov, keys: keys}, nil
+}
