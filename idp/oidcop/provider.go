@@ -313,4 +313,3 @@ func (a *apiWriter) finish() {
 func ErrUnmet(desc string) *oidc.Error {
 	return &oidc.Error{ErrorType: "unmet_authentication_requirements", Description: desc}
 }
-
