@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/crypto/bcrypt"
 	"golang.org/x/oauth2"
 
 	"github.com/eu-health-idp/idp/idp/assurance"
@@ -361,4 +362,68 @@ func TestLoginBehaviour(t *testing.T) {
 			t.Fatalf("introspection %v", im)
 		}
 	})
+}
+
+// TestImportedBcryptHashIsUpgraded: a user migrated with a bcrypt hash logs
+// in, and the stored hash becomes argon2id.
+func TestImportedBcryptHashIsUpgraded(t *testing.T) {
+	idp := startIdP(t, "sqlite")
+	ctx := context.Background()
+	hash, err := bcrypt.GenerateFromPassword([]byte("old-system-password-7"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := importUser("carol", "carol@example.org", "", "not-a-hash", idp.clock.Now()); err == nil {
+		t.Fatal("a malformed hash was imported")
+	}
+	u, err := importUser("Carol", "carol@example.org", "", string(hash), idp.clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := idp.st.CreateUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	r := idp.rp(clientPortal, rpSecret)
+	b := idp.browser()
+	p := b.get(r.authCodeURL("s", "n", oauth2.GenerateVerifier()))
+	if cb := b.submitLogin(p, "carol", "old-system-password-7").callback(t); cb.Get("code") == "" {
+		t.Fatalf("bcrypt login: %v", cb)
+	}
+	got, err := idp.st.UserByID(ctx, u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(got.PasswordHash, "$argon2id$") {
+		t.Fatalf("hash not upgraded: %q", got.PasswordHash[:7])
+	}
+	// And the upgraded hash still accepts the password.
+	b = idp.browser()
+	p = b.get(r.authCodeURL("s", "n", oauth2.GenerateVerifier()))
+	if cb := b.submitLogin(p, "carol", "old-system-password-7").callback(t); cb.Get("code") == "" {
+		t.Fatalf("after upgrade: %v", cb)
+	}
+}
+
+// TestHealth: /healthz is the process, /readyz the database and schema.
+func TestHealth(t *testing.T) {
+	idp := startIdP(t, "sqlite")
+	for _, path := range []string{"/healthz", "/readyz"} {
+		resp, err := http.Get(idp.issuer + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s: %d", path, resp.StatusCode)
+		}
+	}
+	_ = idp.st.Close()
+	resp, err := http.Get(idp.issuer + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("/readyz with the database closed: %d", resp.StatusCode)
+	}
 }

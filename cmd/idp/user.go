@@ -54,20 +54,25 @@ func userCmd(g *globals) *cobra.Command {
 
 func userAddCmd(g *globals) *cobra.Command {
 	var username, email, phone string
-	var pwStdin bool
+	var pwStdin, hashStdin bool
 	c := &cobra.Command{
 		Use:   "add",
-		Short: "Add a user; the password is read from stdin",
+		Short: "Add a user; the password (or an imported hash) is read from stdin",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if !pwStdin {
-				return errors.New("--password-stdin is required: passwords are never taken from the command line")
+			if pwStdin == hashStdin {
+				return errors.New("give exactly one of --password-stdin and --password-hash-stdin: passwords are never taken from the command line")
 			}
-			pw, err := readSecret(cmd.InOrStdin())
+			secret, err := readSecret(cmd.InOrStdin())
 			if err != nil {
 				return fmt.Errorf("password: %w", err)
 			}
 			return withStore(cmd, g, func(ctx context.Context, cfg config.Config, st *sqlstore.Store) error {
-				u, err := newUser(ctx, cfg, username, email, phone, pw, time.Now())
+				var u *store.User
+				if hashStdin {
+					u, err = importUser(username, email, phone, secret, time.Now())
+				} else {
+					u, err = newUser(ctx, cfg, username, email, phone, secret, time.Now())
+				}
 				if err != nil {
 					return err
 				}
@@ -89,6 +94,7 @@ func userAddCmd(g *globals) *cobra.Command {
 	c.Flags().StringVar(&email, "email", "", "email address (required)")
 	c.Flags().StringVar(&phone, "phone", "", "phone number, international format (+31 6 ...)")
 	c.Flags().BoolVar(&pwStdin, "password-stdin", false, "read the password from stdin")
+	c.Flags().BoolVar(&hashStdin, "password-hash-stdin", false, "read an existing bcrypt ($2a$/$2b$/$2y$) or argon2id hash from stdin (migration); upgraded to argon2id at the next login")
 	addDatabaseFlag(c, g)
 	addJSONFlag(c, g)
 	return c
@@ -97,6 +103,42 @@ func userAddCmd(g *globals) *cobra.Command {
 // newUser validates the input and hashes the password. Every problem is
 // reported at once, each naming its flag.
 func newUser(ctx context.Context, cfg config.Config, username, email, phone, password string, now time.Time) (*store.User, error) {
+	u, errs := userFields(username, email, phone)
+	policy := security.PasswordPolicy{MinLength: cfg.Passwords.MinLength, MaxLength: cfg.Passwords.MaxLength}
+	if err := policy.Check(password, u.Username, u.Email); err != nil {
+		errs = append(errs, fmt.Errorf("password: %w", err))
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	h := security.NewPasswordHasher(security.Argon2Params{
+		MemoryKiB: cfg.Passwords.Argon2MemoryKiB, Iterations: cfg.Passwords.Argon2Iterations,
+		Parallelism: cfg.Passwords.Argon2Parallelism, SaltLen: 16, KeyLen: 32,
+	})
+	hash, err := h.HashContext(ctx, password)
+	if err != nil {
+		return nil, err
+	}
+	u.PasswordHash, u.CreatedAt, u.UpdatedAt = hash, now, now
+	return u, nil
+}
+
+// importUser takes a password hash from another system. The password
+// itself is unknown, so the policy is checked at the next password change.
+func importUser(username, email, phone, hash string, now time.Time) (*store.User, error) {
+	u, errs := userFields(username, email, phone)
+	if !security.IsSupportedHash(hash) {
+		errs = append(errs, errors.New("password hash: must be a bcrypt ($2a$, $2b$, $2y$) or argon2id PHC string"))
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	u.PasswordHash, u.CreatedAt, u.UpdatedAt = hash, now, now
+	return u, nil
+}
+
+// userFields normalises and checks username, email and phone.
+func userFields(username, email, phone string) (*store.User, []error) {
 	var errs []error
 	username = strings.ToLower(strings.TrimSpace(username))
 	email = strings.TrimSpace(email)
@@ -114,25 +156,7 @@ func newUser(ctx context.Context, cfg config.Config, username, email, phone, pas
 			phone = phonenumbers.Format(n, phonenumbers.E164)
 		}
 	}
-	policy := security.PasswordPolicy{MinLength: cfg.Passwords.MinLength, MaxLength: cfg.Passwords.MaxLength}
-	if err := policy.Check(password, username, email); err != nil {
-		errs = append(errs, fmt.Errorf("password: %w", err))
-	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
-	h := security.NewPasswordHasher(security.Argon2Params{
-		MemoryKiB: cfg.Passwords.Argon2MemoryKiB, Iterations: cfg.Passwords.Argon2Iterations,
-		Parallelism: cfg.Passwords.Argon2Parallelism, SaltLen: 16, KeyLen: 32,
-	})
-	hash, err := h.HashContext(ctx, password)
-	if err != nil {
-		return nil, err
-	}
-	return &store.User{
-		ID: uuid.NewString(), Username: username, Email: email, Phone: phone,
-		PasswordHash: hash, CreatedAt: now, UpdatedAt: now,
-	}, nil
+	return &store.User{ID: uuid.NewString(), Username: username, Email: email, Phone: phone}, errs
 }
 
 func userListCmd(g *globals) *cobra.Command {

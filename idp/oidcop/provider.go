@@ -232,11 +232,11 @@ func addIssuer(loc, issuer string) string {
 		return loc
 	}
 	if u.Fragment != "" {
-		v, err := url.ParseQuery(u.Fragment)
+		v, err := url.ParseQuery(u.EscapedFragment())
 		if err == nil && (v.Has("code") || v.Has("error") || v.Has("id_token")) {
 			v.Set("iss", issuer)
-			u.Fragment = v.Encode()
-			return u.String()
+			u.Fragment = ""
+			return u.String() + "#" + v.Encode()
 		}
 	}
 	q := u.Query()

@@ -291,3 +291,20 @@ func decodePHC(s string) (Argon2Params, []byte, []byte, error) {
 	p.SaltLen, p.KeyLen = uint32(len(salt)), uint32(len(key))
 	return p, salt, key, nil
 }
+
+// IsSupportedHash reports whether encoded is a well-formed hash Verify can
+// check: an argon2id PHC string or a bcrypt hash. Imports call it so a
+// typo never becomes an account nobody can log in to.
+func IsSupportedHash(encoded string) bool {
+	if strings.HasPrefix(encoded, "$argon2id$") {
+		_, _, _, err := decodePHC(encoded)
+		return err == nil
+	}
+	for _, p := range []string{"$2a$", "$2b$", "$2y$"} {
+		if strings.HasPrefix(encoded, p) {
+			_, err := bcrypt.Cost([]byte(encoded))
+			return err == nil
+		}
+	}
+	return false
+}
