@@ -315,3 +315,20 @@ func TestCLIEncryptionKeyRequiredWithPostgres(t *testing.T) {
 		t.Fatalf("client add on PostgreSQL without a key: err = %v, want one naming secrets.encryption_key", err)
 	}
 }
+
+func TestDemoIssuer(t *testing.T) {
+	for in, want := range map[string]string{
+		"127.0.0.1:8080": "http://127.0.0.1:8080",
+		":8080":          "http://127.0.0.1:8080",
+		"0.0.0.0:9000":   "http://127.0.0.1:9000",
+		"[::]:9000":      "http://127.0.0.1:9000",
+		"localhost:8080": "http://localhost:8080",
+	} {
+		if got, err := demoIssuer(in); err != nil || got != want {
+			t.Errorf("demoIssuer(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	if _, err := demoIssuer("8080"); err == nil {
+		t.Error("a listen address without a port separator was accepted")
+	}
+}

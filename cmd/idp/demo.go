@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/url"
 	"os"
 	"time"
@@ -34,8 +35,12 @@ func demoCmd(g *globals) *cobra.Command {
 		Use:   "demo",
 		Short: "Run a complete local demo: SQLite in ./data, dev mode, a demo client and user",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			flags := map[string]string{"dev": "true", "listen": listen, "issuer": "http://" + listen}
-			if os.Getenv(config.EnvName("database.dsn")) == "" && g.database == "" {
+			issuer, err := demoIssuer(listen)
+			if err != nil {
+				return err
+			}
+			flags := map[string]string{"dev": "true", "listen": listen, "issuer": issuer}
+			if os.Getenv(config.EnvName("database.dsn")) == "" {
 				flags["database.dsn"] = "sqlite:data/idp.db"
 			}
 			cfg, err := loadConfig(g, flags)
@@ -102,4 +107,17 @@ func printDemo(w io.Writer, cfg config.Config) {
 
 `, cfg.Database.DSN, cfg.Issuer, cfg.Issuer, demoClientID, demoClientSecret, demoRedirectURI,
 		demoUsername, demoPassword, cfg.Issuer, q.Encode())
+}
+
+// demoIssuer is the URL a browser on this machine uses to reach --listen:
+// an unspecified host (":8080", "0.0.0.0:8080") is reached on 127.0.0.1.
+func demoIssuer(listen string) (string, error) {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return "", fmt.Errorf("--listen %q: want host:port", listen)
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port), nil
 }

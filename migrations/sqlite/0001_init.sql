@@ -40,7 +40,7 @@ CREATE TABLE signing_keys (
     retired_at    BIGINT,
     publish_until BIGINT
 );
-CREATE INDEX signing_keys_alg_current_idx ON signing_keys (alg) WHERE retired_at IS NULL;
+CREATE UNIQUE INDEX signing_keys_alg_current_idx ON signing_keys (alg) WHERE retired_at IS NULL;
 CREATE INDEX signing_keys_publish_until_idx ON signing_keys (publish_until);
 
 CREATE TABLE auth_requests (

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"gorm.io/gorm"
@@ -70,7 +71,9 @@ func (s *Store) RotateKey(ctx context.Context, next *store.SigningKey, publishUn
 	}))
 }
 
-// CreateKeyIfNone inserts k unless a current key of k.Alg exists.
+// CreateKeyIfNone inserts k unless a current key of k.Alg exists. The
+// schema allows one current key per algorithm, so racing first starts
+// end with exactly one.
 func (s *Store) CreateKeyIfNone(ctx context.Context, k *store.SigningKey) (bool, error) {
 	row := toKeyRow(k)
 	created := false
@@ -88,8 +91,14 @@ func (s *Store) CreateKeyIfNone(ctx context.Context, k *store.SigningKey) (bool,
 		created = true
 		return nil
 	})
+	err = mapErr("create key", err)
+	if errors.Is(err, store.ErrConflict) {
+		// Another node created the first key between our count and insert;
+		// the unique index on (alg) WHERE retired_at IS NULL caught it.
+		return false, nil
+	}
 	if err != nil {
-		return false, mapErr("create key", err)
+		return false, err
 	}
 	return created, nil
 }

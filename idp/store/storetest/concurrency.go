@@ -109,4 +109,26 @@ func RunConcurrency(t *testing.T, open Opener) {
 		check(t, err)
 		same(t, "final count", n, racers)
 	})
+
+	t.Run("of 50 nodes creating the first key of an algorithm at once exactly one does", func(t *testing.T) {
+		s := open(t)
+		created := make([]bool, racers)
+		errs := race(func(i int) error {
+			k := newKey(seq("race-key", i), "ES256", t0)
+			ok, err := s.CreateKeyIfNone(t.Context(), &k)
+			created[i] = ok
+			return err
+		})
+		n := 0
+		for i, err := range errs {
+			check(t, err)
+			if created[i] {
+				n++
+			}
+		}
+		same(t, "keys created", n, 1)
+		keys, err := s.ListKeys(t.Context(), t0)
+		check(t, err)
+		same(t, "keys published", len(keys), 1)
+	})
 }
