@@ -60,7 +60,7 @@ func New(o Options) (*Provider, error) {
 	st := &Storage{
 		st: o.Store, keys: o.Keys, secrets: o.Secrets, now: o.Now, life: o.Lifetimes,
 		defaultAlg: o.DefaultAlg, loginURL: issuer + o.LoginPath + "?id=",
-		logoutURL: issuer + o.LogoutPath, cookieName: o.CookieName, log: o.Logger,
+		logoutURL: issuer + o.LogoutPath, log: o.Logger,
 	}
 	p := &Provider{
 		storage: st, issuer: issuer, cookieName: o.CookieName, acrValues: o.ACRValues,

@@ -38,7 +38,6 @@ type Storage struct {
 	defaultAlg string
 	loginURL   string // issuer + "/login?id="
 	logoutURL  string // where end_session lands without a registered URI
-	cookieName string
 	log        *slog.Logger
 }
 

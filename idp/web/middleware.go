@@ -12,8 +12,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-func strconvFormat(n int64) string { return strconv.FormatInt(n, 10) }
-
 // securityHeaders: our pages must not be framed (clickjacking on the login
 // form), sniffed, or leak the authorize URL as a referrer.
 func securityHeaders(secure bool) echo.MiddlewareFunc {

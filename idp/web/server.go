@@ -6,7 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"strings"
+	"strconv"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -115,25 +115,13 @@ func (s *Server) Echo() *echo.Echo { return s.e }
 // ServeHTTP makes the server an http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.e.ServeHTTP(w, r) }
 
+// bodyLimit turns bytes into echo's BodyLimit notation ("65536B").
 func bodyLimit(n int64) string {
 	if n <= 0 {
 		n = 64 << 10
 	}
-	return strings.TrimSpace(formatBytes(n))
+	return strconv.FormatInt(n, 10) + "B"
 }
-
-func formatBytes(n int64) string {
-	// echo's BodyLimit takes "64K"-style strings.
-	switch {
-	case n%(1<<20) == 0:
-		return itoa(n>>20) + "M"
-	case n%(1<<10) == 0:
-		return itoa(n>>10) + "K"
-	}
-	return itoa(n) + "B"
-}
-
-func itoa(n int64) string { return strconvFormat(n) }
 
 func (s *Server) localize(c echo.Context, uiLocales string) {
 	tag := s.I18n.Match(uiLocales, c.Request().Header.Get("Accept-Language"))
