@@ -80,27 +80,32 @@ func (s *Storage) wrapClient(c *store.Client) *Client {
 // high-entropy, so a keyed SHA-256 compared in constant time is enough and
 // keeps client authentication off the argon2 budget.
 func (s *Storage) AuthorizeClientIDSecret(ctx context.Context, clientID, clientSecret string) error {
+	_, err := s.authenticate(ctx, clientID, clientSecret)
+	return err
+}
+
+// authenticate checks a confidential client's secret and notes its signing
+// algorithm. Every token request passes through here or through
+// GetClientByClientID (public clients) before op signs anything.
+func (s *Storage) authenticate(ctx context.Context, clientID, clientSecret string) (*store.Client, error) {
 	c, err := s.st.ClientByID(ctx, clientID)
 	if err != nil {
 		// Hash anyway so an unknown client costs the same as a wrong secret.
 		s.secrets.Equal(strings.Repeat("0", 64), clientSecret)
-		return oidc.ErrInvalidClient().WithDescription("client authentication failed")
+		return nil, oidc.ErrInvalidClient().WithDescription("client authentication failed")
 	}
 	if c.Public || !s.secrets.Equal(c.SecretHash, clientSecret) {
-		return oidc.ErrInvalidClient().WithDescription("client authentication failed")
+		return nil, oidc.ErrInvalidClient().WithDescription("client authentication failed")
 	}
 	if h := clientHolder(ctx); h != nil {
 		h.set(c.IDTokenAlg)
 	}
-	return nil
+	return c, nil
 }
 
 // ClientCredentials authenticates a client_credentials grant.
 func (s *Storage) ClientCredentials(ctx context.Context, clientID, clientSecret string) (op.Client, error) {
-	if err := s.AuthorizeClientIDSecret(ctx, clientID, clientSecret); err != nil {
-		return nil, err
-	}
-	c, err := s.st.ClientByID(ctx, clientID)
+	c, err := s.authenticate(ctx, clientID, clientSecret)
 	if err != nil {
 		return nil, err
 	}
@@ -204,11 +209,6 @@ func (s *Storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRe
 	if !r.Done {
 		return nil, oidc.ErrInvalidGrant().WithDescription("authorization not completed")
 	}
-	if h := clientHolder(ctx); h != nil {
-		if c, err := s.st.ClientByID(ctx, r.ClientID); err == nil {
-			h.set(c.IDTokenAlg)
-		}
-	}
 	return &AuthRequest{r: r}, nil
 }
 
@@ -221,14 +221,10 @@ func (s *Storage) revokeReplayedCode(ctx context.Context, r *store.AuthRequest) 
 }
 
 // DeleteAuthRequest is called by op after tokens were issued from a code
-// (and on refresh, with the refresh token's id). Redeemed requests must stay
-// until they expire so a replayed code is recognised, and cleanup removes
-// them, so this only drops requests that never got a code.
+// (and on refresh, with the refresh token's id, which matches no request).
+// The store keeps redeemed requests until they expire, so a replayed code
+// is still recognised.
 func (s *Storage) DeleteAuthRequest(ctx context.Context, id string) error {
-	r, err := s.st.AuthRequestByID(ctx, id, s.now())
-	if err != nil || r.CodeHash != "" {
-		return nil
-	}
 	return s.st.DeleteAuthRequest(ctx, id)
 }
 
@@ -348,11 +344,6 @@ func (s *Storage) TokenRequestByRefreshToken(ctx context.Context, token string) 
 	}
 	if u, err := s.st.UserByID(ctx, t.UserID); err != nil || u.Disabled {
 		return nil, op.ErrInvalidRefreshToken
-	}
-	if h := clientHolder(ctx); h != nil {
-		if c, err := s.st.ClientByID(ctx, t.ClientID); err == nil {
-			h.set(c.IDTokenAlg)
-		}
 	}
 	return &refreshRequest{t: t, scopes: slices.Clone(t.Scopes)}, nil
 }
