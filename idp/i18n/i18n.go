@@ -1,8 +1,10 @@
 // Package i18n holds the message catalogs of every page and message the
 // identity provider shows to people, and chooses the language of a request.
 //
-// Catalogs are embedded JSON files (locales/active.<lang>.json), one flat
-// object of stable message id -> text per language. Message ids never change
+// Catalogs are embedded JSON files (locales/<set>.<lang>.json), one flat
+// object of stable message id -> text per file: "active" holds the pages of
+// the server, and a factor may bring its own set named after it
+// (locales/totp.<lang>.json). A message id belongs to exactly one set. Message ids never change
 // meaning once released: templates, handlers and tests refer to them, so a
 // new wording gets a new id. Texts may use Go template placeholders such as
 // {{.Client}}; translations must keep every placeholder of the English text.
@@ -16,6 +18,7 @@ import (
 	"embed"
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"slices"
 	"strings"
 
@@ -59,20 +62,17 @@ func New() (*Bundle, error) {
 		matcher: language.NewMatcher(Supported),
 	}
 	for i, tag := range Supported {
-		path := catalogPath(tag)
-		buf, err := locales.ReadFile(path)
+		msgs, err := readCatalog(tag)
 		if err != nil {
-			return nil, fmt.Errorf("i18n: read catalog %s: %w", path, err)
+			return nil, err
 		}
-		if _, err := b.bundle.ParseMessageFileBytes(buf, path); err != nil {
-			return nil, fmt.Errorf("i18n: parse catalog %s: %w", path, err)
-		}
-		if i == 0 {
-			var msgs map[string]string
-			if err := json.Unmarshal(buf, &msgs); err != nil {
+		for path, buf := range msgs.files {
+			if _, err := b.bundle.ParseMessageFileBytes(buf, path); err != nil {
 				return nil, fmt.Errorf("i18n: parse catalog %s: %w", path, err)
 			}
-			for id := range msgs {
+		}
+		if i == 0 {
+			for id := range msgs.texts {
 				b.ids = append(b.ids, id)
 			}
 			slices.Sort(b.ids)
@@ -85,8 +85,41 @@ func New() (*Bundle, error) {
 	return b, nil
 }
 
-func catalogPath(tag language.Tag) string {
-	return "locales/active." + tag.String() + ".json"
+// catalog is every message of one language, from all its files.
+type catalog struct {
+	files map[string][]byte // path -> content
+	texts map[string]string // id -> text
+}
+
+// readCatalog reads and merges locales/*.<lang>.json, refusing an id
+// defined in two files.
+func readCatalog(tag language.Tag) (catalog, error) {
+	c := catalog{files: map[string][]byte{}, texts: map[string]string{}}
+	paths, err := fs.Glob(locales, "locales/*."+tag.String()+".json")
+	if err != nil {
+		return c, err
+	}
+	if len(paths) == 0 {
+		return c, fmt.Errorf("i18n: no catalog for %s", tag)
+	}
+	for _, path := range paths {
+		buf, err := locales.ReadFile(path)
+		if err != nil {
+			return c, fmt.Errorf("i18n: read catalog %s: %w", path, err)
+		}
+		var msgs map[string]string
+		if err := json.Unmarshal(buf, &msgs); err != nil {
+			return c, fmt.Errorf("i18n: parse catalog %s: %w", path, err)
+		}
+		for id, text := range msgs {
+			if _, dup := c.texts[id]; dup {
+				return c, fmt.Errorf("i18n: %s: message %q is defined twice", path, id)
+			}
+			c.texts[id] = text
+		}
+		c.files[path] = buf
+	}
+	return c, nil
 }
 
 // Match chooses the language of a request: the first of the space-separated

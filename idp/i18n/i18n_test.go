@@ -1,7 +1,6 @@
 package i18n
 
 import (
-	"encoding/json"
 	"maps"
 	"regexp"
 	"slices"
@@ -19,25 +18,21 @@ func newBundle(t *testing.T) *Bundle {
 	return b
 }
 
-func readCatalog(t *testing.T, tag language.Tag) map[string]string {
+func readTexts(t *testing.T, tag language.Tag) map[string]string {
 	t.Helper()
-	buf, err := locales.ReadFile(catalogPath(tag))
+	c, err := readCatalog(tag)
 	if err != nil {
 		t.Fatalf("read %s: %v", tag, err)
 	}
-	var m map[string]string
-	if err := json.Unmarshal(buf, &m); err != nil {
-		t.Fatalf("parse %s: %v", tag, err)
-	}
-	return m
+	return c.texts
 }
 
 func TestCatalogsHaveTheSameKeys(t *testing.T) {
-	en := readCatalog(t, language.English)
+	en := readTexts(t, language.English)
 	want := slices.Sorted(maps.Keys(en))
 	for _, tag := range Supported[1:] {
 		t.Run(tag.String(), func(t *testing.T) {
-			got := readCatalog(t, tag)
+			got := readTexts(t, tag)
 			for _, id := range want {
 				if _, ok := got[id]; !ok {
 					t.Errorf("missing %q", id)
@@ -55,9 +50,9 @@ func TestCatalogsHaveTheSameKeys(t *testing.T) {
 var placeholder = regexp.MustCompile(`\{\{\s*\.(\w+)\s*\}\}`)
 
 func TestTranslationsKeepEveryPlaceholder(t *testing.T) {
-	en := readCatalog(t, language.English)
+	en := readTexts(t, language.English)
 	for _, tag := range Supported[1:] {
-		cat := readCatalog(t, tag)
+		cat := readTexts(t, tag)
 		for id, text := range en {
 			for _, m := range placeholder.FindAllStringSubmatch(text, -1) {
 				if !regexp.MustCompile(`\{\{\s*\.` + m[1] + `\s*\}\}`).MatchString(cat[id]) {
@@ -69,9 +64,9 @@ func TestTranslationsKeepEveryPlaceholder(t *testing.T) {
 }
 
 func TestTranslationsAreNotEnglishCopies(t *testing.T) {
-	en := readCatalog(t, language.English)
+	en := readTexts(t, language.English)
 	for _, tag := range Supported[1:] {
-		cat := readCatalog(t, tag)
+		cat := readTexts(t, tag)
 		same := 0
 		for id, text := range en {
 			if cat[id] == text {
@@ -159,7 +154,7 @@ func TestLocalizer(t *testing.T) {
 func TestIDs(t *testing.T) {
 	b := newBundle(t)
 	ids := b.IDs()
-	if !slices.IsSorted(ids) || !slices.Contains(ids, "login.heading") || len(ids) != len(readCatalog(t, language.English)) {
+	if !slices.IsSorted(ids) || !slices.Contains(ids, "login.heading") || len(ids) != len(readTexts(t, language.English)) {
 		t.Errorf("IDs() = %v", ids)
 	}
 	for _, id := range ids {

@@ -8,8 +8,12 @@ import (
 // Proof is one factor the session has proved: what a factor reports, from
 // which the assurance level is computed (never stored as a level).
 type Proof struct {
-	Factor            string    `json:"factor"` // "password", "totp", ...
-	AMR               []string  `json:"amr"`    // RFC 8176 values
+	Factor string   `json:"factor"` // "password", "totp", ...
+	AMR    []string `json:"amr"`    // RFC 8176 values
+	// Kinds are the factor categories proved (knowledge, possession,
+	// inherence); proofs of different kinds are independent factors. Empty
+	// in proofs stored before kinds existed: the factor id stands in.
+	Kinds             []string  `json:"kinds,omitempty"`
 	PhishingResistant bool      `json:"phr,omitempty"`
 	At                time.Time `json:"at"`
 }

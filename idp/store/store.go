@@ -29,6 +29,11 @@ type Store interface {
 	Sessions
 	RateLimits
 	Audit
+	Enrollments
+	Challenges
+	SingleUse
+	LoginFlows
+	Policies
 	Maintenance
 }
 
@@ -39,7 +44,8 @@ type Maintenance interface {
 	// MigrationsCurrent reports whether every embedded migration is applied.
 	MigrationsCurrent(ctx context.Context) (bool, error)
 	// DeleteExpired removes rows whose lifetime ended before now (auth
-	// requests, tokens, sessions, rate-limit windows). Called periodically.
+	// requests, tokens, sessions, rate-limit windows, login flows,
+	// challenges, single-use marks). Called periodically.
 	DeleteExpired(ctx context.Context, now time.Time) (int64, error)
 	Close() error
 }

@@ -14,8 +14,15 @@ type User struct {
 	Phone        string // E.164 or empty
 	PasswordHash string // PHC string ($argon2id$...) or an imported bcrypt hash
 	Disabled     bool
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
+	// LastFactor is the factor the person chose last time; the chooser
+	// shows it first.
+	LastFactor string
+	// EnrolOfferedAt is when the person was first offered to set up a
+	// factor their portal requires: the grace period counts from here. nil
+	// when never offered; the Unix epoch after an admin reset (no grace).
+	EnrolOfferedAt *time.Time
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
 }
 
 // Users is the user repository.
@@ -30,4 +37,15 @@ type Users interface {
 	SetUserDisabled(ctx context.Context, id string, disabled bool, at time.Time) error
 	// UpdatePasswordHash replaces the hash (rehash on login, password change).
 	UpdatePasswordHash(ctx context.Context, id, hash string, at time.Time) error
+	// SetUserLastFactor remembers the factor the person chose.
+	SetUserLastFactor(ctx context.Context, id, factor string) error
+	// MarkEnrolOffered sets EnrolOfferedAt to at unless it is already set,
+	// and returns the stored value (the first offer wins under races).
+	MarkEnrolOffered(ctx context.Context, id string, at time.Time) (time.Time, error)
+	// ResetUserFactors is the admin reset, in one transaction: it deletes
+	// the person's enrollments, challenges and SSO sessions and sets
+	// EnrolOfferedAt to the Unix epoch, so the next login must enrol again
+	// with no grace period. It returns how many enrollments were removed;
+	// ErrNotFound when the user is unknown.
+	ResetUserFactors(ctx context.Context, id string, at time.Time) (int64, error)
 }
