@@ -39,7 +39,7 @@ func toClientJSON(c *store.Client) clientJSON {
 
 func clientCmd(g *globals) *cobra.Command {
 	c := &cobra.Command{Use: "client", Short: "Manage OIDC clients (relying parties)"}
-	c.AddCommand(clientAddCmd(g), clientListCmd(g))
+	c.AddCommand(clientAddCmd(g), clientListCmd(g), clientPolicyCmd(g))
 	return c
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/eu-health-idp/idp/config"
+	"github.com/eu-health-idp/idp/idp/assurance"
 	"github.com/eu-health-idp/idp/idp/oidcop"
 	"github.com/eu-health-idp/idp/idp/store"
 	"github.com/eu-health-idp/idp/idp/store/sqlstore"
@@ -27,6 +28,11 @@ const (
 	demoUsername     = "demo"
 	demoPassword     = "demo-patient-password"
 	demoEmail        = "demo@example.org"
+	// demoMFAClientID requires LoA substantial: the demo of the factor
+	// chain (enrolment with a grace period, TOTP, recovery codes).
+	demoMFAClientID     = "demo-portal-mfa"
+	demoMFAClientSecret = "demo-portal-mfa-secret-not-for-production"
+	demoMFAGraceDays    = 14
 )
 
 func demoCmd(g *globals) *cobra.Command {
@@ -75,6 +81,21 @@ func seedDemo(ctx context.Context, cfg config.Config, st *sqlstore.Store) error 
 	if err != nil && !errors.Is(err, store.ErrConflict) {
 		return err
 	}
+	_, _, err = registerClient(ctx, cfg, st, clientInput{
+		id: demoMFAClientID, redirectURIs: []string{demoRedirectURI, "http://localhost:9000/callback"},
+		postLogoutURIs: []string{"http://127.0.0.1:9000/"},
+		grantTypes:     []string{oidcop.GrantAuthorizationCode, oidcop.GrantRefreshToken},
+	}, demoMFAClientSecret, time.Now())
+	if err != nil && !errors.Is(err, store.ErrConflict) {
+		return err
+	}
+	_, err = st.SeedClientPolicy(ctx, &store.ClientPolicy{
+		ClientID: demoMFAClientID, MinACR: assurance.LoASubstantial, DefaultACR: assurance.LoASubstantial,
+		GraceDays: demoMFAGraceDays, RememberFor: 30 * 24 * time.Hour, UpdatedAt: time.Now(),
+	})
+	if err != nil {
+		return err
+	}
 	if _, err := st.UserByUsername(ctx, demoUsername); errors.Is(err, store.ErrNotFound) {
 		u, err := newUser(ctx, cfg, demoUsername, demoEmail, "+31612345678", demoPassword, time.Now())
 		if err != nil {
@@ -92,6 +113,10 @@ func printDemo(w io.Writer, cfg config.Config) {
 		"client_id": {demoClientID}, "redirect_uri": {demoRedirectURI}, "response_type": {"code"},
 		"scope": {"openid profile email offline_access"}, "state": {"demo"}, "nonce": {"demo"},
 	}
+	mfa := url.Values{
+		"client_id": {demoMFAClientID}, "redirect_uri": {demoRedirectURI}, "response_type": {"code"},
+		"scope": {"openid profile"}, "state": {"demo"}, "nonce": {"demo"},
+	}
 	fmt.Fprintf(w, `
   Identity provider demo (dev mode, SQLite in %s)
 
@@ -101,12 +126,17 @@ func printDemo(w io.Writer, cfg config.Config) {
   Demo client   id %s
                 secret %s
                 redirect URI %s
+  MFA client    id %s (requires LoA substantial: TOTP + recovery codes,
+                set-up may be skipped for %d days)
+                secret %s
   Demo user     %s / %s
 
   Try it        %s/authorize?%s
+  Step-up       %s/authorize?%s
 
 `, cfg.Database.DSN, cfg.Issuer, cfg.Issuer, demoClientID, demoClientSecret, demoRedirectURI,
-		demoUsername, demoPassword, cfg.Issuer, q.Encode())
+		demoMFAClientID, demoMFAGraceDays, demoMFAClientSecret,
+		demoUsername, demoPassword, cfg.Issuer, q.Encode(), cfg.Issuer, mfa.Encode())
 }
 
 // demoIssuer is the URL a browser on this machine uses to reach --listen:

@@ -48,7 +48,7 @@ func withStore(cmd *cobra.Command, g *globals, fn func(ctx context.Context, cfg 
 
 func userCmd(g *globals) *cobra.Command {
 	c := &cobra.Command{Use: "user", Short: "Manage users"}
-	c.AddCommand(userAddCmd(g), userListCmd(g), userSetDisabledCmd(g, true), userSetDisabledCmd(g, false))
+	c.AddCommand(userAddCmd(g), userListCmd(g), userSetDisabledCmd(g, true), userSetDisabledCmd(g, false), userResetFactorsCmd(g))
 	return c
 }
 

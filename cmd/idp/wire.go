@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -12,7 +15,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/eu-health-idp/idp/config"
-	"github.com/eu-health-idp/idp/idp/assurance"
+	"github.com/eu-health-idp/idp/factors"
+	"github.com/eu-health-idp/idp/factors/builtin"
 	"github.com/eu-health-idp/idp/idp/i18n"
 	"github.com/eu-health-idp/idp/idp/oidcop"
 	"github.com/eu-health-idp/idp/idp/security"
@@ -27,6 +31,8 @@ type secrets struct {
 	sealer        *security.Sealer
 	clientSecrets *security.SecretHasher
 	opCrypto      [32]byte
+	factorSealer  *security.Sealer       // TOTP seeds, pending recovery codes
+	factorCodes   *security.SecretHasher // recovery codes, codes we send
 }
 
 func deriveSecrets(master []byte) (*secrets, error) {
@@ -34,7 +40,14 @@ func deriveSecrets(master []byte) (*secrets, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &secrets{sealer: sealer, clientSecrets: security.NewSecretHasher(security.DeriveKey(master, "client-secrets"))}
+	factorSealer, err := security.NewSealer(security.DeriveKey(master, "factor-secrets"))
+	if err != nil {
+		return nil, err
+	}
+	s := &secrets{
+		sealer: sealer, clientSecrets: security.NewSecretHasher(security.DeriveKey(master, "client-secrets")),
+		factorSealer: factorSealer, factorCodes: security.NewSecretHasher(security.DeriveKey(master, "factor-codes")),
+	}
 	copy(s.opCrypto[:], security.DeriveKey(master, "op-crypto"))
 	return s, nil
 }
@@ -69,7 +82,23 @@ func buildApp(ctx context.Context, cfg config.Config, st store.Store, log *slog.
 	if err != nil {
 		return nil, err
 	}
-	levels := assurance.DefaultLevels
+	table, err := cfg.AssuranceTable()
+	if err != nil {
+		return nil, err
+	}
+	defPolicy, seeds, err := cfg.Policies(table)
+	if err != nil {
+		return nil, err
+	}
+	if err := seedPolicies(ctx, st, seeds, log); err != nil {
+		return nil, err
+	}
+	registry, err := factors.NewRegistry(factors.Deps{
+		Store: st, Sealer: sec.factorSealer, Codes: sec.factorCodes, Issuer: totpIssuer(cfg),
+	}, builtin.Registrations)
+	if err != nil {
+		return nil, err
+	}
 	var srv *web.Server
 	prov, err := oidcop.New(oidcop.Options{
 		Issuer: cfg.Issuer, Store: st, Keys: keys, Secrets: sec.clientSecrets, CryptoKey: sec.opCrypto,
@@ -78,7 +107,7 @@ func buildApp(ctx context.Context, cfg config.Config, st store.Store, log *slog.
 			RefreshToken: cfg.Tokens.RefreshTokenLifetime, AuthCode: cfg.Tokens.AuthCodeLifetime,
 			AuthRequest: cfg.Tokens.AuthRequestLifetime,
 		},
-		DefaultAlg: cfg.Keys.DefaultAlg, CookieName: cfg.Session.CookieName, ACRValues: levels,
+		DefaultAlg: cfg.Keys.DefaultAlg, CookieName: cfg.Session.CookieName, ACRValues: table.Values(),
 		UILocales: i18n.Supported, Now: now, Logger: log, LoginPath: "/login", LogoutPath: "/logged-out",
 		RenderError: func(w http.ResponseWriter, r *http.Request, status int, id, detail string) {
 			srv.RenderError(w, r, status, id, detail)
@@ -106,11 +135,46 @@ func buildApp(ctx context.Context, cfg config.Config, st store.Store, log *slog.
 		Sessions: session.NewManager(st, cfg.Session.CookieName, cfg.Session.Lifetime, cfg.Session.IdleTimeout, secure, now),
 		Hasher:   hasher,
 		Throttle: security.NewThrottle(st, cfg.Throttle.AccountFailures, cfg.Throttle.IPFailures, cfg.Throttle.Window, now),
-		I18n:     bundle, Levels: levels, Secure: secure, MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
+		I18n:     bundle, Factors: registry, Table: table, DefaultPolicy: defPolicy,
+		Limits: web.FlowLimits{
+			MaxAttempts: cfg.Factors.MaxAttempts, AccountFailures: cfg.Factors.AccountFailures,
+			AccountFailureWindow: cfg.Factors.AccountFailureWindow, ChallengeLifetime: cfg.Factors.ChallengeLifetime,
+			FlowLifetime: cfg.Factors.FlowLifetime,
+		},
+		Secure: secure, MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
 		TrustedProxies: proxies, Registry: reg, Logger: log, Now: now,
 	})
 	if err != nil {
 		return nil, err
 	}
 	return &app{server: srv, provider: prov, keys: keys}, nil
+}
+
+// seedPolicies writes the config's client policies for clients that have
+// none yet: config seeds, admins edit, and a restart never undoes an edit.
+func seedPolicies(ctx context.Context, st store.Store, seeds map[string]store.ClientPolicy, log *slog.Logger) error {
+	for id, p := range seeds {
+		if _, err := st.ClientByID(ctx, id); errors.Is(err, store.ErrNotFound) {
+			log.Warn("policy for an unknown client not seeded", "client", id)
+			continue
+		} else if err != nil {
+			return err
+		}
+		p.ClientID = id
+		if _, err := st.SeedClientPolicy(ctx, &p); err != nil {
+			return fmt.Errorf("seed policy of %s: %w", id, err)
+		}
+	}
+	return nil
+}
+
+// totpIssuer is the name authenticator apps show next to the account.
+func totpIssuer(cfg config.Config) string {
+	if cfg.Factors.TOTPIssuer != "" {
+		return cfg.Factors.TOTPIssuer
+	}
+	if u, err := url.Parse(cfg.Issuer); err == nil && u.Hostname() != "" {
+		return u.Hostname()
+	}
+	return "IdP"
 }

@@ -53,3 +53,8 @@ func (t *Throttle) Fail(ctx context.Context, scope, account, ip string) error {
 func (t *Throttle) Succeed(ctx context.Context, scope, account string) error {
 	return t.st.Reset(ctx, accountKey(scope, account))
 }
+
+// FactorFailureKey is the rate-limit key counting a person's consecutive
+// wrong factor answers (NIST SP 800-63B: at most 100 before the factor
+// locks); a success or an admin reset clears it.
+func FactorFailureKey(userID string) string { return "factor:account:" + userID }

@@ -10,8 +10,8 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 
+	"github.com/eu-health-idp/idp/factors"
 	"github.com/eu-health-idp/idp/idp/flow"
-	"github.com/eu-health-idp/idp/idp/oidcop"
 	"github.com/eu-health-idp/idp/idp/store"
 )
 
@@ -24,8 +24,7 @@ const (
 
 const throttleScope = "login"
 
-// loginHandler serves /login: the credentials step of the flow, and the
-// place a finished flow hands back to op.
+// loginHandler serves /login and its steps: the login engine.
 type loginHandler struct{ s *Server }
 
 // loadRequest reads the authorization request named by the form or query.
@@ -44,96 +43,40 @@ func (h *loginHandler) loadRequest(c echo.Context, id string) (*store.AuthReques
 	return r, nil
 }
 
-// show is GET /login?id=...: op sent the browser here. A usable SSO
-// session finishes at once; otherwise the form.
-func (h *loginHandler) show(c echo.Context) error {
-	r, err := h.loadRequest(c, c.QueryParam("id"))
-	if err != nil {
-		return err
+// credentialsForm renders the username and password form of a flow.
+func (h *loginHandler) credentialsForm(c echo.Context, st *loginState, page map[string]any, status int) error {
+	data := st.pageData(page)
+	if _, ok := data["Username"]; !ok {
+		username := st.req.LoginHint
+		if st.user != nil {
+			username = st.user.Username
+		}
+		data["Username"] = username
 	}
-	if r.Done {
-		return c.Redirect(http.StatusFound, h.s.Provider.CallbackURL(c.Request().Context(), r.ID))
-	}
-	sess, err := h.s.Sessions.Load(c.Request().Context(), c.Request())
-	if err != nil {
-		return err
-	}
-	return h.next(c, r, sess, "", "")
+	return c.Render(status, "login", data)
 }
 
-// next runs the flow's decision for r and carries it out.
-func (h *loginHandler) next(c echo.Context, r *store.AuthRequest, sess *store.Session, username, formErr string) error {
-	ctx := c.Request().Context()
-	req, err := requirement(r)
-	if err != nil {
-		return h.s.oauthError(c, r, oidc.ErrInvalidRequest().WithDescription("%s", err.Error()))
-	}
-	d := flow.Next(flow.Input{Request: r, Require: req, Session: sess, Levels: h.s.Levels, Freshness: h.s.Freshness, Now: h.s.Now()})
-	switch d.Step {
-	case flow.StepCredentials:
-		if username == "" {
-			username = r.LoginHint
-		}
-		return h.form(c, r, username, formErr, "", "", http.StatusOK)
-	case flow.StepError:
-		e := oidc.ErrLoginRequired().WithDescription("%s", d.Description)
-		if d.Error == flow.ErrUnmet {
-			e = oidcop.ErrUnmet(d.Description)
-		}
-		return h.s.oauthError(c, r, e)
-	}
-	if err := h.s.Sessions.Touch(ctx, sess); err != nil {
-		return err
-	}
-	err = h.s.Store.CompleteAuthRequest(ctx, r.ID, store.Completion{
-		UserID: sess.UserID, SessionID: sess.ID, AuthTime: d.Result.AuthTime, ACR: d.Result.ACR, AMR: d.Result.AMR,
-	})
-	if err != nil {
-		return err
-	}
-	return c.Redirect(http.StatusFound, h.s.Provider.CallbackURL(ctx, r.ID))
-}
-
-func requirement(r *store.AuthRequest) (flow.Requirement, error) {
-	req := flow.Requirement{MaxAge: r.MaxAge, HintUserID: r.HintUserID}
-	for _, p := range r.Prompt {
-		if p == oidc.PromptNone {
-			req.PromptNone = true
-		}
-	}
-	if r.Claims != "" {
-		acr, err := oidcop.ParseClaimsACR(r.Claims)
-		if err != nil {
-			return req, err
-		}
-		if acr != nil && acr.Essential {
-			req.EssentialACR = acr.Values
-		}
-	}
-	return req, nil
-}
-
-func (h *loginHandler) form(c echo.Context, r *store.AuthRequest, username, formErr, userErr, pwErr string, status int) error {
-	return c.Render(status, "login", map[string]any{
-		"AuthRequestID": r.ID, "Username": username, "Client": r.ClientID,
-		"Error": formErr, "UsernameError": userErr, "PasswordError": pwErr,
-	})
-}
-
-// submit is POST /login: check the password, start a fresh session, and
-// let the flow decide again. A double submit of a finished request just
-// follows it to op again.
+// submit is POST /login: check the password, start a fresh session, record
+// who is logging in on the flow, and go back to the flow's page. A double
+// submit just lands on the same page.
 func (h *loginHandler) submit(c echo.Context) error {
-	r, err := h.loadRequest(c, c.FormValue("id"))
+	st, err := h.loadFlow(c, flowParam(c))
 	if err != nil {
-		return err
+		return h.loadFailed(c, st, err)
 	}
 	ctx := c.Request().Context()
-	if r.Done {
-		return c.Redirect(http.StatusFound, h.s.Provider.CallbackURL(ctx, r.ID))
+	if st.req.Done {
+		return c.Redirect(http.StatusFound, h.s.Provider.CallbackURL(ctx, st.req.ID))
 	}
 	username := strings.ToLower(strings.TrimSpace(c.FormValue("username")))
 	password := c.FormValue("password")
+	form := func(status int, kv ...string) error {
+		page := map[string]any{"Username": username}
+		for i := 0; i+1 < len(kv); i += 2 {
+			page[kv[i]] = kv[i+1]
+		}
+		return h.credentialsForm(c, st, page, status)
+	}
 	userErr, pwErr := "", ""
 	if username == "" {
 		userErr = "login.error.username_required"
@@ -142,10 +85,11 @@ func (h *loginHandler) submit(c echo.Context) error {
 		pwErr = "login.error.password_required"
 	}
 	if userErr != "" || pwErr != "" {
-		return h.form(c, r, username, "", userErr, pwErr, http.StatusBadRequest)
+		return form(http.StatusBadRequest, "UsernameError", userErr, "PasswordError", pwErr)
 	}
 	if utf8.RuneCountInString(username) > maxUsernameLen || len(password) > maxPasswordLen || !utf8.ValidString(username) {
-		return h.form(c, r, "", "login.error.invalid", "", "", http.StatusBadRequest)
+		username = ""
+		return form(http.StatusBadRequest, "Error", "login.error.invalid")
 	}
 	ip := c.RealIP()
 	blocked, err := h.s.Throttle.Blocked(ctx, throttleScope, username, ip)
@@ -153,8 +97,8 @@ func (h *loginHandler) submit(c echo.Context) error {
 		return err
 	}
 	if blocked {
-		h.s.audit(c, "", r.ClientID, "login.throttled", map[string]string{"username": username})
-		return h.form(c, r, username, "login.error.throttled", "", "", http.StatusTooManyRequests)
+		h.s.audit(c, "", st.req.ClientID, "login.throttled", map[string]string{"username": username})
+		return form(http.StatusTooManyRequests, "Error", "login.error.throttled")
 	}
 	u, ok, err := h.checkPassword(ctx, username, password)
 	if err != nil {
@@ -168,23 +112,28 @@ func (h *loginHandler) submit(c echo.Context) error {
 		if u != nil {
 			uid = u.ID
 		}
-		h.s.audit(c, uid, r.ClientID, "login.failure", nil)
-		return h.form(c, r, username, "login.error.invalid", "", "", http.StatusOK)
+		h.s.audit(c, uid, st.req.ClientID, "login.failure", nil)
+		return form(http.StatusOK, "Error", "login.error.invalid")
 	}
 	if err := h.s.Throttle.Succeed(ctx, throttleScope, username); err != nil {
 		return err
 	}
-	prev, err := h.s.Sessions.Load(ctx, c.Request())
+	proof := store.Proof{Factor: flow.CredentialsFactor, AMR: []string{"pwd"}, Kinds: []string{string(factors.Knowledge)}, At: h.s.Now()}
+	sess, err := h.s.Sessions.Start(ctx, c.Response(), c.Request(), st.sess, u.ID, proof)
 	if err != nil {
 		return err
 	}
-	proof := store.Proof{Factor: "password", AMR: []string{"pwd"}, At: h.s.Now()}
-	sess, err := h.s.Sessions.Start(ctx, c.Response(), c.Request(), prev, u.ID, proof)
-	if err != nil {
-		return err
+	st.sess = sess
+	h.s.audit(c, u.ID, st.req.ClientID, "login.success", map[string]string{"factor": flow.CredentialsFactor})
+	if st.flow.UserID != u.ID {
+		// Another person on this flow: what the previous one chose is void.
+		st.flow.UserID, st.flow.Factor, st.flow.ChallengeID = u.ID, "", ""
+		st.flow.Enrolling, st.flow.EnrollmentID, st.flow.SkippedEnrol = "", "", false
+		if _, err := h.saveFlow(ctx, st); err != nil {
+			return err
+		}
 	}
-	h.s.audit(c, u.ID, r.ClientID, "login.success", map[string]string{"factor": "password"})
-	return h.next(c, r, sess, username, "")
+	return seeFlow(c, st.flow.ID)
 }
 
 // checkPassword verifies without telling apart an unknown user, a disabled

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/eu-health-idp/idp/factors"
 	"github.com/eu-health-idp/idp/idp/assurance"
 	"github.com/eu-health-idp/idp/idp/i18n"
 	"github.com/eu-health-idp/idp/idp/oidcop"
@@ -31,8 +32,10 @@ type Deps struct {
 	Hasher         *security.PasswordHasher
 	Throttle       *security.Throttle
 	I18n           *i18n.Bundle
-	Levels         []string // ordered acr table
-	Freshness      assurance.Freshness
+	Factors        *factors.Registry
+	Table          assurance.Table    // the acr table
+	DefaultPolicy  store.ClientPolicy // for clients without a policy row
+	Limits         FlowLimits
 	Secure         bool // https issuer: HSTS, Secure cookies
 	MaxBodyBytes   int64
 	TrustedProxies []*net.IPNet
@@ -60,6 +63,7 @@ func New(d Deps) (*Server, error) {
 	if d.Registry == nil {
 		d.Registry = prometheus.NewRegistry()
 	}
+	d.Limits = d.Limits.withDefaults()
 	s := &Server{Deps: d, e: echo.New(), log: d.Logger}
 	r, err := NewRenderer(d.I18n)
 	if err != nil {
@@ -100,6 +104,10 @@ func New(d Deps) (*Server, error) {
 	lh := &loginHandler{s: s}
 	e.GET("/login", lh.show, csrf, noStore)
 	e.POST("/login", lh.submit, csrf, noStore)
+	e.GET("/login/choose", lh.choose, csrf, noStore)
+	e.POST("/login/choose", lh.choose, csrf, noStore)
+	e.POST("/login/factor", lh.answer, csrf, noStore)
+	e.POST("/login/enroll", lh.enroll, csrf, noStore)
 	e.GET("/logged-out", s.loggedOut, noStore)
 
 	// op last: everything we did not route is an OIDC endpoint.
