@@ -181,16 +181,20 @@ func badInput(t *testing.T, backend string) {
 	t.Run("a login post without the CSRF token is refused and completes nothing", func(t *testing.T) {
 		b := idp.browser()
 		p := b.get(r.authCodeURL("s", "n", oauth2.GenerateVerifier()))
-		_, id := p.hidden(t)
-		resp := b.postForm(idp.issuer+"/login", url.Values{"id": {id}, "username": {testUser}, "password": {testPassword}})
+		_, flow := p.hidden(t)
+		resp := b.postForm(idp.issuer+"/login", url.Values{"flow": {flow}, "username": {testUser}, "password": {testPassword}})
 		if resp.status != http.StatusForbidden || !strings.Contains(resp.body, "<html") {
 			t.Fatalf("missing CSRF: %d", resp.status)
 		}
-		resp = b.postForm(idp.issuer+"/login", url.Values{"id": {id}, "csrf": {"forged"}, "username": {testUser}, "password": {testPassword}})
+		resp = b.postForm(idp.issuer+"/login", url.Values{"flow": {flow}, "csrf": {"forged"}, "username": {testUser}, "password": {testPassword}})
 		if resp.status != http.StatusForbidden {
 			t.Fatalf("forged CSRF: %d", resp.status)
 		}
-		ar, err := idp.st.AuthRequestByID(ctx, id, idp.clock.Now())
+		f, err := idp.st.LoginFlowByID(ctx, flow, idp.clock.Now())
+		if err != nil || f.UserID != "" || f.Version != 1 {
+			t.Fatalf("login flow changed: %+v %v", f, err)
+		}
+		ar, err := idp.st.AuthRequestByID(ctx, f.AuthRequestID, idp.clock.Now())
 		if err != nil || ar.Done || ar.UserID != "" {
 			t.Fatalf("auth request changed: %+v %v", ar, err)
 		}

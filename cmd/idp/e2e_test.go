@@ -296,8 +296,8 @@ func TestLoginBehaviour(t *testing.T) {
 		// One hop only, sharing the browser's cookies, to see Set-Cookie.
 		oneHop := &http.Client{Jar: b.client.Jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 		loginCookie := func(p page) *http.Cookie {
-			csrf, id := p.hidden(t)
-			resp, err := oneHop.PostForm(idp.issuer+"/login", url.Values{"csrf": {csrf}, "id": {id}, "username": {testUser}, "password": {testPassword}})
+			csrf, flow := p.hidden(t)
+			resp, err := oneHop.PostForm(idp.issuer+"/login", url.Values{"csrf": {csrf}, "flow": {flow}, "username": {testUser}, "password": {testPassword}})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -198,11 +198,11 @@ func (b *browser) postForm(u string, form url.Values) page {
 
 var (
 	csrfRe = regexp.MustCompile(`name="csrf" value="([^"]*)"`)
-	idRe   = regexp.MustCompile(`name="id" value="([^"]*)"`)
+	idRe   = regexp.MustCompile(`name="flow" value="([^"]*)"`)
 )
 
-// hidden returns the login form's csrf and id fields.
-func (p page) hidden(t *testing.T) (csrf, id string) {
+// hidden returns the login form's csrf and flow fields.
+func (p page) hidden(t *testing.T) (csrf, flow string) {
 	t.Helper()
 	c, i := csrfRe.FindStringSubmatch(p.body), idRe.FindStringSubmatch(p.body)
 	if c == nil || i == nil {
@@ -214,8 +214,8 @@ func (p page) hidden(t *testing.T) (csrf, id string) {
 // submitLogin posts the login form found on p.
 func (b *browser) submitLogin(p page, username, password string) page {
 	b.t.Helper()
-	csrf, id := p.hidden(b.t)
-	return b.postForm(b.idp.issuer+"/login", url.Values{"csrf": {csrf}, "id": {id}, "username": {username}, "password": {password}})
+	csrf, flow := p.hidden(b.t)
+	return b.postForm(b.idp.issuer+"/login", url.Values{"csrf": {csrf}, "flow": {flow}, "username": {username}, "password": {password}})
 }
 
 // callback parses a redirect back to the relying party.

@@ -121,10 +121,15 @@ func TestMultiNode(t *testing.T) {
 		if res.StatusCode != http.StatusOK {
 			t.Fatalf("GET /login on B: %d\n%s", res.StatusCode, body)
 		}
-		csrf, id := hiddenInput(t, body, "csrf"), hiddenInput(t, body, "id")
-		// 3. The password, posted to B.
-		form := url.Values{"username": {username}, "password": {password}, "csrf": {csrf}, "id": {id}}
+		csrf, flow := hiddenInput(t, body, "csrf"), hiddenInput(t, body, "flow")
+		// 3. The password, posted to B, back to the flow's page.
+		form := url.Values{"username": {username}, "password": {password}, "csrf": {csrf}, "flow": {flow}}
 		loc = redirect(t, hc, http.MethodPost, urlB+"/login", form)
+		if loc.Path != "/login" || loc.Query().Get("flow") != flow {
+			t.Fatalf("POST /login redirected to %s, want the flow page", loc)
+		}
+		// 3b. The flow page, on A, finishes the login (no factor required).
+		loc = redirect(t, hc, http.MethodGet, onNode(loc, urlA), nil)
 		if !strings.Contains(loc.Path, "/authorize/callback") {
 			t.Fatalf("POST /login redirected to %s, want /authorize/callback", loc)
 		}
