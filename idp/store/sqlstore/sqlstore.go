@@ -195,12 +195,16 @@ func (s *Store) Close() error { return s.sqlDB.Close() }
 
 // DeleteExpired removes rows whose lifetime ended at or before now. Redeemed
 // auth requests live until their own expiry, which is what keeps code-reuse
-// detection working until then.
+// detection working until then; consumed challenges likewise stay until
+// theirs.
 func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int64, error) {
 	n := micros(now)
 	var total int64
 	err := s.tx(ctx, func(tx *gorm.DB) error {
-		for _, table := range []string{"auth_requests", "access_tokens", "refresh_tokens", "sessions", "rate_limits"} {
+		for _, table := range []string{
+			"auth_requests", "access_tokens", "refresh_tokens", "sessions", "rate_limits",
+			"login_flows", "challenges", "single_use",
+		} {
 			res := tx.Exec("DELETE FROM "+table+" WHERE expires_at <= ?", n)
 			if res.Error != nil {
 				return res.Error
@@ -232,6 +236,9 @@ func mapErr(op string, err error) error {
 		return fmt.Errorf("sqlstore: %s: %w", op, store.ErrNotFound)
 	case errors.Is(err, gorm.ErrDuplicatedKey):
 		return fmt.Errorf("sqlstore: %s: %w", op, store.ErrConflict)
+	case errors.Is(err, gorm.ErrForeignKeyViolated):
+		// The row names a user or client that does not exist.
+		return fmt.Errorf("sqlstore: %s: %w", op, store.ErrNotFound)
 	}
 	return fmt.Errorf("sqlstore: %s: %w", op, err)
 }
