@@ -19,7 +19,7 @@ type challengeRow struct {
 	Data         string  `gorm:"column:data"`
 	Attempts     int     `gorm:"column:attempts"`
 	MaxAttempts  int     `gorm:"column:max_attempts"`
-	CreatedAt    int64   `gorm:"column:created_at"`
+	CreatedAt    int64   `gorm:"column:created_at;autoCreateTime:false"`
 	ExpiresAt    int64   `gorm:"column:expires_at"`
 	ConsumedAt   *int64  `gorm:"column:consumed_at"`
 }

@@ -18,7 +18,7 @@ type enrollmentRow struct {
 	ConfirmedAt *int64 `gorm:"column:confirmed_at"`
 	LastUsedAt  *int64 `gorm:"column:last_used_at"`
 	Version     int    `gorm:"column:version"`
-	CreatedAt   int64  `gorm:"column:created_at"`
+	CreatedAt   int64  `gorm:"column:created_at;autoCreateTime:false"`
 }
 
 func (enrollmentRow) TableName() string { return "enrollments" }

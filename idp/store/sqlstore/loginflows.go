@@ -21,7 +21,7 @@ type loginFlowRow struct {
 	SkippedEnrol  bool   `gorm:"column:skipped_enrol"`
 	StartACR      string `gorm:"column:start_acr"`
 	Version       int    `gorm:"column:version"`
-	CreatedAt     int64  `gorm:"column:created_at"`
+	CreatedAt     int64  `gorm:"column:created_at;autoCreateTime:false"`
 	ExpiresAt     int64  `gorm:"column:expires_at"`
 }
 

@@ -19,7 +19,7 @@ type clientPolicyRow struct {
 	RememberDevice       bool   `gorm:"column:remember_device"`
 	RememberFor          int64  `gorm:"column:remember_for"` // microseconds
 	AccountChangeFactors string `gorm:"column:account_change_factors"`
-	UpdatedAt            int64  `gorm:"column:updated_at"`
+	UpdatedAt            int64  `gorm:"column:updated_at;autoUpdateTime:false"`
 }
 
 func (clientPolicyRow) TableName() string { return "client_policies" }

@@ -7,7 +7,10 @@
 // Every time is stored as unix microseconds (UTC) in a BIGINT column on both
 // databases: SQLite has no time type, and comparing integers is the one
 // representation where expiry checks in SQL mean the same on both. Times
-// therefore round-trip at microsecond precision (PostgreSQL's own).
+// therefore round-trip at microsecond precision (PostgreSQL's own). Rows
+// turn off gorm's automatic CreatedAt/UpdatedAt (autoCreateTime:false,
+// autoUpdateTime:false): on an int64 field gorm writes unix seconds, into a
+// zero field on insert and into updated_at on every update and upsert.
 package sqlstore
 
 import (

@@ -20,8 +20,8 @@ type userRow struct {
 	// EnrolOfferedAt holds an exact instant (see instant): the Unix epoch is
 	// a meaningful value here, not "unset".
 	EnrolOfferedAt *int64 `gorm:"column:enrol_offered_at"`
-	CreatedAt      int64  `gorm:"column:created_at"`
-	UpdatedAt      int64  `gorm:"column:updated_at"`
+	CreatedAt      int64  `gorm:"column:created_at;autoCreateTime:false"`
+	UpdatedAt      int64  `gorm:"column:updated_at;autoUpdateTime:false"`
 }
 
 func (userRow) TableName() string { return "users" }
