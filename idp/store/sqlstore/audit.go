@@ -16,7 +16,7 @@ type auditRow struct {
 	IP        string `gorm:"column:ip"`
 	UserAgent string `gorm:"column:user_agent"`
 	Detail    string `gorm:"column:detail"`
-	CreatedAt int64  `gorm:"column:created_at"`
+	CreatedAt int64  `gorm:"column:created_at;autoCreateTime:false"`
 }
 
 func (auditRow) TableName() string { return "audit_events" }

@@ -36,7 +36,7 @@ type authRequestRow struct {
 	CodeHash            *string `gorm:"column:code_hash"` // NULL until a code is issued: unique
 	CodeExpiresAt       *int64  `gorm:"column:code_expires_at"`
 	CodeConsumedAt      *int64  `gorm:"column:code_consumed_at"`
-	CreatedAt           int64   `gorm:"column:created_at"`
+	CreatedAt           int64   `gorm:"column:created_at;autoCreateTime:false"`
 	ExpiresAt           int64   `gorm:"column:expires_at"`
 }
 

@@ -15,8 +15,8 @@ type clientRow struct {
 	GrantTypes             string `gorm:"column:grant_types"`
 	IDTokenAlg             string `gorm:"column:id_token_alg"`
 	AccessTokenType        string `gorm:"column:access_token_type"`
-	CreatedAt              int64  `gorm:"column:created_at"`
-	UpdatedAt              int64  `gorm:"column:updated_at"`
+	CreatedAt              int64  `gorm:"column:created_at;autoCreateTime:false"`
+	UpdatedAt              int64  `gorm:"column:updated_at;autoUpdateTime:false"`
 }
 
 func (clientRow) TableName() string { return "clients" }

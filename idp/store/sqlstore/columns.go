@@ -24,6 +24,29 @@ func fromMicros(v int64) time.Time {
 	return time.UnixMicro(v).UTC()
 }
 
+// instant is the stored form of a time where every instant, the Unix epoch
+// included, must read back as itself (micros maps the epoch to "unset").
+// Such columns say "unset" with NULL instead.
+func instant(t time.Time) int64 { return t.UnixMicro() }
+
+func fromInstant(v int64) time.Time { return time.UnixMicro(v).UTC() }
+
+func instantPtr(t *time.Time) *int64 {
+	if t == nil {
+		return nil
+	}
+	v := instant(*t)
+	return &v
+}
+
+func fromInstantPtr(v *int64) *time.Time {
+	if v == nil {
+		return nil
+	}
+	t := fromInstant(*v)
+	return &t
+}
+
 func microsPtr(t *time.Time) *int64 {
 	if t == nil {
 		return nil

@@ -15,7 +15,7 @@ type keyRow struct {
 	Alg          string `gorm:"column:alg"`
 	PublicJWK    []byte `gorm:"column:public_jwk"`
 	PrivateEnc   []byte `gorm:"column:private_enc"`
-	CreatedAt    int64  `gorm:"column:created_at"`
+	CreatedAt    int64  `gorm:"column:created_at;autoCreateTime:false"`
 	ActiveFrom   int64  `gorm:"column:active_from"`
 	RetiredAt    *int64 `gorm:"column:retired_at"`
 	PublishUntil *int64 `gorm:"column:publish_until"`

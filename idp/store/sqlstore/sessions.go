@@ -16,7 +16,7 @@ type sessionRow struct {
 	UserID     string `gorm:"column:user_id"`
 	Proofs     string `gorm:"column:proofs"`
 	AuthTime   int64  `gorm:"column:auth_time"`
-	CreatedAt  int64  `gorm:"column:created_at"`
+	CreatedAt  int64  `gorm:"column:created_at;autoCreateTime:false"`
 	LastSeenAt int64  `gorm:"column:last_seen_at"`
 	ExpiresAt  int64  `gorm:"column:expires_at"`
 }

@@ -7,7 +7,10 @@
 // Every time is stored as unix microseconds (UTC) in a BIGINT column on both
 // databases: SQLite has no time type, and comparing integers is the one
 // representation where expiry checks in SQL mean the same on both. Times
-// therefore round-trip at microsecond precision (PostgreSQL's own).
+// therefore round-trip at microsecond precision (PostgreSQL's own). Rows
+// turn off gorm's automatic CreatedAt/UpdatedAt (autoCreateTime:false,
+// autoUpdateTime:false): on an int64 field gorm writes unix seconds, into a
+// zero field on insert and into updated_at on every update and upsert.
 package sqlstore
 
 import (
@@ -195,12 +198,16 @@ func (s *Store) Close() error { return s.sqlDB.Close() }
 
 // DeleteExpired removes rows whose lifetime ended at or before now. Redeemed
 // auth requests live until their own expiry, which is what keeps code-reuse
-// detection working until then.
+// detection working until then; consumed challenges likewise stay until
+// theirs.
 func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int64, error) {
 	n := micros(now)
 	var total int64
 	err := s.tx(ctx, func(tx *gorm.DB) error {
-		for _, table := range []string{"auth_requests", "access_tokens", "refresh_tokens", "sessions", "rate_limits"} {
+		for _, table := range []string{
+			"auth_requests", "access_tokens", "refresh_tokens", "sessions", "rate_limits",
+			"login_flows", "challenges", "single_use",
+		} {
 			res := tx.Exec("DELETE FROM "+table+" WHERE expires_at <= ?", n)
 			if res.Error != nil {
 				return res.Error
@@ -232,6 +239,9 @@ func mapErr(op string, err error) error {
 		return fmt.Errorf("sqlstore: %s: %w", op, store.ErrNotFound)
 	case errors.Is(err, gorm.ErrDuplicatedKey):
 		return fmt.Errorf("sqlstore: %s: %w", op, store.ErrConflict)
+	case errors.Is(err, gorm.ErrForeignKeyViolated):
+		// The row names a user or client that does not exist.
+		return fmt.Errorf("sqlstore: %s: %w", op, store.ErrNotFound)
 	}
 	return fmt.Errorf("sqlstore: %s: %w", op, err)
 }

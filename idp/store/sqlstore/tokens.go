@@ -20,7 +20,7 @@ type accessTokenRow struct {
 	AMR             string `gorm:"column:amr"`
 	RefreshFamilyID string `gorm:"column:refresh_family_id"`
 	AuthRequestID   string `gorm:"column:auth_request_id"`
-	CreatedAt       int64  `gorm:"column:created_at"`
+	CreatedAt       int64  `gorm:"column:created_at;autoCreateTime:false"`
 	ExpiresAt       int64  `gorm:"column:expires_at"`
 	RevokedAt       *int64 `gorm:"column:revoked_at"`
 }
@@ -64,7 +64,7 @@ type refreshTokenRow struct {
 	ACR           string `gorm:"column:acr"`
 	AMR           string `gorm:"column:amr"`
 	AuthRequestID string `gorm:"column:auth_request_id"`
-	CreatedAt     int64  `gorm:"column:created_at"`
+	CreatedAt     int64  `gorm:"column:created_at;autoCreateTime:false"`
 	ExpiresAt     int64  `gorm:"column:expires_at"`
 	RotatedAt     *int64 `gorm:"column:rotated_at"`
 	RevokedAt     *int64 `gorm:"column:revoked_at"`

@@ -4,6 +4,8 @@ import (
 	"context"
 	"time"
 
+	"gorm.io/gorm"
+
 	"github.com/eu-health-idp/idp/idp/store"
 )
 
@@ -14,8 +16,12 @@ type userRow struct {
 	Phone        string  `gorm:"column:phone"`
 	PasswordHash string  `gorm:"column:password_hash"`
 	Disabled     bool    `gorm:"column:disabled"`
-	CreatedAt    int64   `gorm:"column:created_at"`
-	UpdatedAt    int64   `gorm:"column:updated_at"`
+	LastFactor   string  `gorm:"column:last_factor"`
+	// EnrolOfferedAt holds an exact instant (see instant): the Unix epoch is
+	// a meaningful value here, not "unset".
+	EnrolOfferedAt *int64 `gorm:"column:enrol_offered_at"`
+	CreatedAt      int64  `gorm:"column:created_at;autoCreateTime:false"`
+	UpdatedAt      int64  `gorm:"column:updated_at;autoUpdateTime:false"`
 }
 
 func (userRow) TableName() string { return "users" }
@@ -24,6 +30,7 @@ func toUserRow(u *store.User) userRow {
 	return userRow{
 		ID: u.ID, Username: u.Username, Email: nullable(u.Email), Phone: u.Phone,
 		PasswordHash: u.PasswordHash, Disabled: u.Disabled,
+		LastFactor: u.LastFactor, EnrolOfferedAt: instantPtr(u.EnrolOfferedAt),
 		CreatedAt: micros(u.CreatedAt), UpdatedAt: micros(u.UpdatedAt),
 	}
 }
@@ -32,6 +39,7 @@ func (r userRow) domain() store.User {
 	return store.User{
 		ID: r.ID, Username: r.Username, Email: deref(r.Email), Phone: r.Phone,
 		PasswordHash: r.PasswordHash, Disabled: r.Disabled,
+		LastFactor: r.LastFactor, EnrolOfferedAt: fromInstantPtr(r.EnrolOfferedAt),
 		CreatedAt: fromMicros(r.CreatedAt), UpdatedAt: fromMicros(r.UpdatedAt),
 	}
 }
@@ -93,4 +101,56 @@ func (s *Store) updateUser(ctx context.Context, op, id string, cols map[string]a
 		return mapErr(op, store.ErrNotFound)
 	}
 	return nil
+}
+
+// SetUserLastFactor remembers the factor the person chose; ErrNotFound for
+// an unknown id. UpdatedAt is left alone: this is not an account change.
+func (s *Store) SetUserLastFactor(ctx context.Context, id, factor string) error {
+	return s.updateUser(ctx, "set user last factor", id, map[string]any{"last_factor": factor})
+}
+
+// MarkEnrolOffered sets enrol_offered_at unless it is set and returns the
+// stored value, in one statement: COALESCE keeps the first offer when
+// requests race, and RETURNING reads what won without a second query.
+func (s *Store) MarkEnrolOffered(ctx context.Context, id string, at time.Time) (time.Time, error) {
+	var stored []int64
+	err := s.db.WithContext(ctx).Raw(`UPDATE users SET enrol_offered_at = COALESCE(enrol_offered_at, ?)
+		WHERE id = ? RETURNING enrol_offered_at`, instant(at), id).Scan(&stored).Error
+	if err != nil {
+		return time.Time{}, mapErr("mark enrol offered", err)
+	}
+	if len(stored) == 0 {
+		return time.Time{}, mapErr("mark enrol offered", store.ErrNotFound)
+	}
+	return fromInstant(stored[0]), nil
+}
+
+// ResetUserFactors is the admin reset. The user row is updated first so
+// that, on PostgreSQL, a concurrent reset of the same person waits for this
+// one instead of interleaving its deletes.
+func (s *Store) ResetUserFactors(ctx context.Context, id string, at time.Time) (int64, error) {
+	var removed int64
+	err := s.tx(ctx, func(tx *gorm.DB) error {
+		res := tx.Exec(`UPDATE users SET enrol_offered_at = ?, last_factor = '', updated_at = ? WHERE id = ?`,
+			instant(time.Unix(0, 0)), micros(at), id)
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return store.ErrNotFound
+		}
+		res = tx.Exec(`DELETE FROM enrollments WHERE user_id = ?`, id)
+		if res.Error != nil {
+			return res.Error
+		}
+		removed = res.RowsAffected
+		if err := tx.Exec(`DELETE FROM challenges WHERE user_id = ?`, id).Error; err != nil {
+			return err
+		}
+		return tx.Exec(`DELETE FROM sessions WHERE user_id = ?`, id).Error
+	})
+	if err != nil {
+		return 0, mapErr("reset user factors", err)
+	}
+	return removed, nil
 }

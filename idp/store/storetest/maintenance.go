@@ -19,6 +19,8 @@ func testMaintenance(t *testing.T, open Opener) {
 	t.Run("deleting expired rows removes what ended at or before now and nothing else", func(t *testing.T) {
 		s, ctx := open(t), t.Context()
 		now := t0.Add(time.Hour)
+		user := newUser(1)
+		check(t, s.CreateUser(ctx, &user))
 		for i, exp := range []time.Time{now.Add(-time.Minute), now, now.Add(µs)} {
 			ar := newAuthRequest(seq("ar", i))
 			ar.ExpiresAt = exp
@@ -31,17 +33,23 @@ func testMaintenance(t *testing.T, open Opener) {
 			check(t, s.CreateSession(ctx, &sess))
 			_, err := s.Hit(ctx, seq("rl", i), exp.Sub(t0), t0) // window ends at exp
 			check(t, err)
+			f := newLoginFlow(seq("f", i))
+			f.ExpiresAt = exp
+			check(t, s.CreateLoginFlow(ctx, &f))
+			c := newChallenge(seq("c", i), f.ID, user.ID)
+			c.ExpiresAt = exp
+			check(t, s.CreateChallenge(ctx, &c))
+			check(t, s.ConsumeChallenge(ctx, c.ID, t0)) // consumed challenges live until they expire too
+			check(t, s.UseOnce(ctx, seq("once", i), exp, t0))
 		}
 		codeReady(t, s, "code")
 		rt := newRefresh("rt", "fam", "code")
 		rt.ExpiresAt = now
 		check(t, s.IssueFromCode(ctx, "code", t0, nil, &rt)) // the "code" request expires at t0+10m
-		user := newUser(1)
-		check(t, s.CreateUser(ctx, &user))
 
 		n, err := s.DeleteExpired(ctx, now)
 		check(t, err)
-		same(t, "rows removed", n, int64(4*2+1+1)) // 2 of each kind, the refresh token, the code's request
+		same(t, "rows removed", n, int64(7*2+1+1)) // 2 of each kind, the refresh token, the code's request
 
 		_, err = s.AuthRequestByID(ctx, seq("ar", 2), t0)
 		check(t, err)
@@ -58,6 +66,18 @@ func testMaintenance(t *testing.T, open Opener) {
 		same(t, "live window kept", c, 1)
 		_, err = s.UserByID(ctx, user.ID)
 		check(t, err)
+		_, err = s.LoginFlowByID(ctx, seq("f", 2), t0)
+		check(t, err)
+		_, err = s.ChallengeByID(ctx, seq("c", 2), t0)
+		check(t, err)
+		wantErr(t, s.UseOnce(ctx, seq("once", 2), now.Add(time.Hour), t0), store.ErrConsumed)
+		// Read at t0, the ones that expired at now would still be live had
+		// they been kept.
+		_, err = s.LoginFlowByID(ctx, seq("f", 1), t0)
+		wantErr(t, err, store.ErrNotFound)
+		_, err = s.ChallengeByID(ctx, seq("c", 1), t0)
+		wantErr(t, err, store.ErrNotFound)
+		check(t, s.UseOnce(ctx, seq("once", 1), now.Add(time.Hour), t0))
 
 		n, err = s.DeleteExpired(ctx, now)
 		check(t, err)

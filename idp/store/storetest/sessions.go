@@ -13,7 +13,8 @@ func newSession(id, user string) store.Session {
 		UserID: user,
 		Proofs: []store.Proof{
 			{Factor: "password", AMR: []string{"pwd"}, At: t0},
-			{Factor: "webauthn", AMR: []string{"hwk", "user"}, PhishingResistant: true, At: t0.Add(time.Second)},
+			// Proofs stored before kinds existed have none; newer ones do.
+			{Factor: "webauthn", AMR: []string{"hwk", "user"}, Kinds: []string{"possession", "inherence"}, PhishingResistant: true, At: t0.Add(time.Second)},
 		},
 		AuthTime:   t0.Add(time.Second),
 		CreatedAt:  t0,

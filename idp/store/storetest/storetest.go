@@ -35,6 +35,11 @@ func Run(t *testing.T, open Opener) {
 	t.Run("Sessions", func(t *testing.T) { testSessions(t, open) })
 	t.Run("RateLimits", func(t *testing.T) { testRateLimits(t, open) })
 	t.Run("Audit", func(t *testing.T) { testAudit(t, open) })
+	t.Run("Enrollments", func(t *testing.T) { testEnrollments(t, open) })
+	t.Run("Challenges", func(t *testing.T) { testChallenges(t, open) })
+	t.Run("SingleUse", func(t *testing.T) { testSingleUse(t, open) })
+	t.Run("LoginFlows", func(t *testing.T) { testLoginFlows(t, open) })
+	t.Run("Policies", func(t *testing.T) { testPolicies(t, open) })
 	t.Run("Maintenance", func(t *testing.T) { testMaintenance(t, open) })
 }
 

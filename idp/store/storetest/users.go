@@ -45,6 +45,18 @@ func testUsers(t *testing.T, open Opener) {
 		}
 	})
 
+	t.Run("a user saved without times reads back without them", func(t *testing.T) {
+		s, ctx := open(t), t.Context()
+		u := newUser(1)
+		u.CreatedAt, u.UpdatedAt = time.Time{}, time.Time{}
+		check(t, s.CreateUser(ctx, &u))
+		check(t, s.SetUserLastFactor(ctx, u.ID, "totp"))
+		got, err := s.UserByID(ctx, u.ID)
+		check(t, err)
+		u.LastFactor = "totp"
+		same(t, "user", *got, u)
+	})
+
 	t.Run("times given in another zone read back in UTC", func(t *testing.T) {
 		s, ctx := open(t), t.Context()
 		u := newUser(1)
@@ -135,5 +147,110 @@ func testUsers(t *testing.T, open Opener) {
 		s, ctx := open(t), t.Context()
 		wantErr(t, s.SetUserDisabled(ctx, "nobody", true, t0), store.ErrNotFound)
 		wantErr(t, s.UpdatePasswordHash(ctx, "nobody", "x", t0), store.ErrNotFound)
+	})
+
+	t.Run("a user's last factor and enrolment offer read back whole", func(t *testing.T) {
+		s, ctx := open(t), t.Context()
+		u := newUser(1)
+		u.LastFactor, u.EnrolOfferedAt = "totp", ptr(t0.Add(-24*time.Hour))
+		check(t, s.CreateUser(ctx, &u))
+		got, err := s.UserByID(ctx, u.ID)
+		check(t, err)
+		same(t, "user", *got, u)
+	})
+
+	t.Run("the factor chosen last is remembered and nothing else changes", func(t *testing.T) {
+		s, ctx := open(t), t.Context()
+		u := newUser(1)
+		check(t, s.CreateUser(ctx, &u))
+		check(t, s.SetUserLastFactor(ctx, u.ID, "sms"))
+		check(t, s.SetUserLastFactor(ctx, u.ID, "voice"))
+		got, err := s.UserByID(ctx, u.ID)
+		check(t, err)
+		u.LastFactor = "voice"
+		same(t, "user", *got, u)
+		wantErr(t, s.SetUserLastFactor(ctx, "nobody", "sms"), store.ErrNotFound)
+	})
+
+	t.Run("the first enrolment offer wins", func(t *testing.T) {
+		s, ctx := open(t), t.Context()
+		u := newUser(1)
+		check(t, s.CreateUser(ctx, &u))
+		first := t0.Add(time.Hour)
+		at, err := s.MarkEnrolOffered(ctx, u.ID, first)
+		check(t, err)
+		same(t, "first offer", at, first)
+		at, err = s.MarkEnrolOffered(ctx, u.ID, first.Add(24*time.Hour))
+		check(t, err)
+		same(t, "later offer returns the first", at, first)
+		got, err := s.UserByID(ctx, u.ID)
+		check(t, err)
+		same(t, "stored offer", got.EnrolOfferedAt, &first)
+		_, err = s.MarkEnrolOffered(ctx, "nobody", first)
+		wantErr(t, err, store.ErrNotFound)
+	})
+
+	t.Run("resetting a person's factors removes their enrollments, challenges and sessions only", func(t *testing.T) {
+		s, ctx := open(t), t.Context()
+		alice, bob := newUser(1), newUser(2)
+		alice.LastFactor, alice.EnrolOfferedAt = "totp", ptr(t0)
+		bob.LastFactor, bob.EnrolOfferedAt = "sms", ptr(t0)
+		for _, u := range []*store.User{&alice, &bob} {
+			check(t, s.CreateUser(ctx, u))
+			pending, confirmed := newEnrollment("pending-"+u.ID, u.ID), newEnrollment("confirmed-"+u.ID, u.ID)
+			confirmed.ConfirmedAt = ptr(t0)
+			check(t, s.CreateEnrollment(ctx, &pending))
+			check(t, s.CreateEnrollment(ctx, &confirmed))
+			c := newChallenge("c-"+u.ID, "flow-"+u.ID, u.ID)
+			check(t, s.CreateChallenge(ctx, &c))
+			sess := newSession("s-"+u.ID, u.ID)
+			check(t, s.CreateSession(ctx, &sess))
+		}
+		at := t0.Add(time.Hour)
+		n, err := s.ResetUserFactors(ctx, alice.ID, at)
+		check(t, err)
+		same(t, "enrollments removed", n, int64(2))
+
+		left, err := s.ListEnrollments(ctx, alice.ID)
+		check(t, err)
+		same(t, "alice's enrollments left", len(left), 0)
+		_, err = s.ChallengeByID(ctx, "c-"+alice.ID, t0)
+		wantErr(t, err, store.ErrNotFound)
+		_, err = s.SessionByID(ctx, "s-"+alice.ID, t0)
+		wantErr(t, err, store.ErrNotFound)
+		got, err := s.UserByID(ctx, alice.ID)
+		check(t, err)
+		alice.LastFactor, alice.EnrolOfferedAt, alice.UpdatedAt = "", ptr(time.Unix(0, 0).UTC()), at
+		same(t, "alice after the reset", *got, alice)
+
+		left, err = s.ListEnrollments(ctx, bob.ID)
+		check(t, err)
+		same(t, "bob's enrollments left", len(left), 2)
+		_, err = s.ChallengeByID(ctx, "c-"+bob.ID, t0)
+		check(t, err)
+		_, err = s.SessionByID(ctx, "s-"+bob.ID, t0)
+		check(t, err)
+		got, err = s.UserByID(ctx, bob.ID)
+		check(t, err)
+		same(t, "bob", *got, bob)
+	})
+
+	t.Run("after a reset the enrolment offer stays at the epoch: no grace period", func(t *testing.T) {
+		s, ctx := open(t), t.Context()
+		u := newUser(1)
+		check(t, s.CreateUser(ctx, &u))
+		n, err := s.ResetUserFactors(ctx, u.ID, t0)
+		check(t, err)
+		same(t, "enrollments removed", n, int64(0))
+		at, err := s.MarkEnrolOffered(ctx, u.ID, t0.Add(time.Hour))
+		check(t, err)
+		same(t, "offered at", at, time.Unix(0, 0).UTC())
+		same(t, "offered at is not the zero time", at.IsZero(), false)
+	})
+
+	t.Run("resetting an unknown user is not found", func(t *testing.T) {
+		s, ctx := open(t), t.Context()
+		_, err := s.ResetUserFactors(ctx, "nobody", t0)
+		wantErr(t, err, store.ErrNotFound)
 	})
 }
