@@ -223,8 +223,9 @@ type Result struct {
 
 // basis is what the proofs counted toward one acr value add up to.
 type basis struct {
-	amr []string
-	at  time.Time
+	factors []string
+	amr     []string
+	at      time.Time
 }
 
 // Evaluate computes what proofs reach at c. Only the newest proof of each
@@ -302,6 +303,13 @@ func (r Result) As(acr string) (Result, bool) {
 	return r, true
 }
 
+// Factors lists the factors whose proofs count toward acr (nil when acr
+// is not reached): the login flow checks that a factor being set up
+// builds on credentials that still count.
+func (r Result) Factors(acr string) []string {
+	return slices.Clone(r.basis[acr].factors)
+}
+
 // holds reports whether the rule holds for proofs (one per factor) at c,
 // and on what basis.
 func (rule Rule) holds(proofs []store.Proof, c Context) (basis, bool) {
@@ -322,6 +330,7 @@ func (rule Rule) holds(proofs []store.Proof, c Context) (basis, bool) {
 		if slices.ContainsFunc(p.AMR, func(v string) bool { return slices.Contains(rule.ExcludeAMR, v) }) {
 			continue
 		}
+		b.factors = append(b.factors, p.Factor)
 		pk := p.Kinds
 		if len(pk) == 0 {
 			pk = []string{p.Factor}

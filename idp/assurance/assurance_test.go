@@ -109,7 +109,7 @@ func TestALevelIsReachedWhenALevelAboveItIs(t *testing.T) {
 		t.Fatalf("got %q %v", r.ACR, r.Reached)
 	}
 	two, ok := r.As("two")
-	if !ok || !two.AuthTime.Equal(pwd.At) || !slices.Equal(two.AMR, []string{"pwd", "hwk", "mfa"}) {
+	if !ok || !two.AuthTime.Equal(pwd.At) || !slices.Equal(two.AMR, []string{"pwd", "hwk", "mfa"}) || !slices.Equal(r.Factors("two"), []string{"password", "key"}) {
 		t.Fatalf("two is backed by three's proofs; got %+v %v", two, ok)
 	}
 }
@@ -142,6 +142,11 @@ func TestReportAndAs(t *testing.T) {
 		m, ok := r.As(MFA)
 		if !ok || m.ACR != MFA || !slices.Equal(m.AMR, []string{"pwd", "otp", "mfa"}) || !m.AuthTime.Equal(pwd.At) {
 			t.Fatalf("got %+v %v", m, ok)
+		}
+	})
+	t.Run("the factors behind each value are listed", func(t *testing.T) {
+		if !slices.Equal(r.Factors(MFA), []string{"password", "totp"}) || !slices.Equal(r.Factors(LoALow), []string{"password", "totp"}) || r.Factors(LoASubstantial) != nil {
+			t.Fatalf("got %v %v %v", r.Factors(MFA), r.Factors(LoALow), r.Factors(LoASubstantial))
 		}
 	})
 	t.Run("a value not reached cannot be reported", func(t *testing.T) {
