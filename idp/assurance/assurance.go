@@ -141,14 +141,14 @@ func (t Table) Validate() error {
 	if len(t.Levels) == 0 {
 		errs = append(errs, errors.New("levels: at least one level is needed"))
 	}
-	used := map[string]string{} // lower-cased value or name -> path of its first use
+	used := map[string]bool{} // lower-cased values and names
 	claim := func(path, v string) {
 		k := strings.ToLower(v)
-		if first, dup := used[k]; dup {
-			errs = append(errs, fmt.Errorf("%s: %q is already used by %s", path, v, first))
+		if used[k] {
+			errs = append(errs, fmt.Errorf("%s: %q is already used by another level or alias", path, v))
 			return
 		}
-		used[k] = path
+		used[k] = true
 	}
 	check := func(group string, ls []Level) {
 		for i, l := range ls {
