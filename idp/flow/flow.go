@@ -24,8 +24,12 @@
 //     nothing is, the wish is dropped.
 //  4. Satisfied: Done. The acr reported is the first wished value reached,
 //     else the highest level, never a level below the client's minimum
-//     when that is reached, never a value not reached. The amr and
-//     auth_time of the result are those of the proofs behind that acr.
+//     when that is reached (except that an essential claim is answered
+//     with one of its values, OIDC Core 5.5.1.1), never a value not
+//     reached. The amr and auth_time of the result are those of the proofs
+//     behind that acr. When nothing counts any more (the client's factor
+//     max age), the credentials are asked again rather than issuing a
+//     token without an acr.
 //  5. Otherwise, the enrolled factors the client allows whose fresh proof
 //     would satisfy the need are the candidates: the one the person
 //     already chose (Flow.Factor) if it is one, else the only one, else a
@@ -38,14 +42,17 @@
 //     person could enrol (allowed, enrollable, not backup) whose proof
 //     would satisfy it are offered, skippable within the grace period
 //     (not for an essential claim); after a skip the login finishes at the
-//     level reached, below the minimum, never reported above it. No such
-//     factor: unmet_authentication_requirements naming the acr.
+//     level reached, below the minimum, never reported above it. A factor
+//     is set up only on credentials that still count toward the level
+//     (else the credentials come first): a passkey reaches substantial
+//     alone, but must not be added to a stale session. No such factor:
+//     unmet_authentication_requirements naming the acr.
 //
 // The lookahead is a single step (one factor, or the credentials followed
 // by one factor): every level of the default table needs at most one
-// factor beyond the credentials. A configured level needing two factors
-// beyond the credentials (three kinds) would be reported unmet, not
-// walked to.
+// factor beyond the credentials. A configured level that only two more
+// factors could reach (min_kinds 3 with single-kind factors) would be
+// reported unmet, not walked to.
 package flow
 
 import (
@@ -137,7 +144,9 @@ type Input struct {
 	Require policy.Requirement
 	// Session is the browser's SSO session, nil when it has none. Its
 	// LastSeenAt must be the last activity before this request (touch it
-	// after deciding), or the idle limits never apply.
+	// after deciding), or the idle limits never apply; a session that has
+	// just recorded a proof must have it at that proof's time, or an idle
+	// session would be asked the same factor again and again.
 	Session *store.Session
 	// Flow is the persisted state: UserID, Factor (chosen), SkippedEnrol.
 	// nil is an empty flow.
