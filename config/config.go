@@ -2,8 +2,10 @@ package config
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/netip"
 	"net/url"
@@ -13,10 +15,15 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/knadh/koanf/parsers/yaml"
 	"github.com/knadh/koanf/providers/file"
 	"github.com/knadh/koanf/v2"
+
+	"github.com/eu-health-idp/idp/idp/assurance"
+	"github.com/eu-health-idp/idp/idp/policy"
+	"github.com/eu-health-idp/idp/idp/store"
 )
 
 // EnvPrefix starts the name of every environment variable that overrides a key.
@@ -83,6 +90,64 @@ type Config struct {
 		TrustedProxies  []string      `koanf:"trusted_proxies"` // CIDRs whose X-Forwarded-For is believed
 		ShutdownTimeout time.Duration `koanf:"shutdown_timeout"`
 	} `koanf:"http"`
+	Assurance struct {
+		// NISTPrefix goes in front of the aal1, aal2 and aal3 acr values.
+		NISTPrefix string `koanf:"nist_prefix"`
+		// Levels replaces the ordered eIDAS levels (the aliases stay);
+		// empty = the default table.
+		Levels []LevelConfig `koanf:"levels"`
+	} `koanf:"assurance"`
+	Factors struct {
+		MaxAttempts          int           `koanf:"max_attempts"`           // wrong answers per challenge
+		AccountFailures      int           `koanf:"account_failures"`       // consecutive wrong answers per account before factor login locks
+		AccountFailureWindow time.Duration `koanf:"account_failure_window"` // how long those failures are remembered
+		ChallengeLifetime    time.Duration `koanf:"challenge_lifetime"`
+		FlowLifetime         time.Duration `koanf:"flow_lifetime"` // how long a login flow lives
+		TOTPIssuer           string        `koanf:"totp_issuer"`   // "" = the issuer's host
+	} `koanf:"factors"`
+	Policy struct {
+		// Default is the policy of clients without their own.
+		Default PolicyConfig `koanf:"default"`
+		// Clients are seeded into the database at start for clients that
+		// have no policy yet; fields left out take policy.default's value.
+		Clients map[string]PolicyConfig `koanf:"clients"`
+	} `koanf:"policy"`
+}
+
+// LevelConfig is one level of assurance.levels (see assurance.Rule).
+type LevelConfig struct {
+	ACR               string        `koanf:"acr"`
+	Names             []string      `koanf:"names"`
+	MinKinds          int           `koanf:"min_kinds"` // default 1
+	PhishingResistant bool          `koanf:"phishing_resistant"`
+	ExcludeAMR        []string      `koanf:"exclude_amr"`
+	MaxAge            time.Duration `koanf:"max_age"`
+	Idle              time.Duration `koanf:"idle"`
+}
+
+// PolicyConfig is a client policy as written in the file (see
+// store.ClientPolicy); acr values may be short names ("substantial").
+type PolicyConfig struct {
+	AllowedFactors       []string      `koanf:"allowed_factors"`
+	MinACR               string        `koanf:"min_acr"`
+	DefaultACR           string        `koanf:"default_acr"`
+	FactorMaxAge         time.Duration `koanf:"factor_max_age"`
+	GraceDays            int           `koanf:"grace_days"`
+	RememberDevice       bool          `koanf:"remember_device"`
+	RememberFor          time.Duration `koanf:"remember_for"`
+	AccountChangeFactors []string      `koanf:"account_change_factors"`
+}
+
+// entryDefaults gives the starting value of one entry of a list or map of
+// structs: what an entry that leaves a field out gets.
+var entryDefaults = map[reflect.Type]func(c *Config) reflect.Value{
+	reflect.TypeFor[LevelConfig](): func(*Config) reflect.Value { return reflect.ValueOf(LevelConfig{MinKinds: 1}) },
+	reflect.TypeFor[PolicyConfig](): func(c *Config) reflect.Value {
+		p := c.Policy.Default
+		p.AllowedFactors = slices.Clone(p.AllowedFactors)
+		p.AccountChangeFactors = slices.Clone(p.AccountChangeFactors)
+		return reflect.ValueOf(p)
+	},
 }
 
 // Default returns the configuration used for every key that neither the file
@@ -118,6 +183,18 @@ func Default() Config {
 	c.Throttle.Window = 15 * time.Minute
 	c.HTTP.MaxBodyBytes = 64 << 10
 	c.HTTP.ShutdownTimeout = 15 * time.Second
+	c.Factors.MaxAttempts = 5
+	// NIST SP 800-63B-4 3.2.2: at most 100 consecutive failed attempts
+	// on one account.
+	c.Factors.AccountFailures = 100
+	c.Factors.AccountFailureWindow = 720 * time.Hour
+	c.Factors.ChallengeLifetime = 10 * time.Minute
+	c.Factors.FlowLifetime = 30 * time.Minute
+	d := policy.Default()
+	c.Policy.Default = PolicyConfig{
+		AllowedFactors: d.AllowedFactors, MinACR: d.MinACR, DefaultACR: d.DefaultACR, FactorMaxAge: d.FactorMaxAge,
+		GraceDays: d.GraceDays, RememberDevice: d.RememberDevice, RememberFor: d.RememberFor, AccountChangeFactors: d.AccountChangeFactors,
+	}
 	return c
 }
 
@@ -126,6 +203,10 @@ type field struct {
 	key    string // "database.max_open_conns"
 	index  []int  // reflect path into Config
 	secret bool
+	// structured: a list or map of structs (assurance.levels,
+	// policy.clients). Its entries are not keys of their own: in the file
+	// it is written as YAML, in its environment variable as JSON.
+	structured bool
 }
 
 // EnvName returns the environment variable that overrides key.
@@ -149,7 +230,8 @@ func fields() []field {
 				walk(f.Type, prefix+name+".", idx)
 				continue
 			}
-			out = append(out, field{key: prefix + name, index: idx, secret: f.Tag.Get("secret") == "true"})
+			structured := (f.Type.Kind() == reflect.Slice || f.Type.Kind() == reflect.Map) && f.Type.Elem().Kind() == reflect.Struct
+			out = append(out, field{key: prefix + name, index: idx, secret: f.Tag.Get("secret") == "true", structured: structured})
 		}
 	}
 	walk(reflect.TypeFor[Config](), "", nil)
@@ -198,6 +280,13 @@ func Load(path string, environ []string) (Config, error) {
 		if _, ok := known[key]; ok {
 			continue
 		}
+		if slices.ContainsFunc(fs, func(f field) bool { return f.structured && strings.HasPrefix(key, f.key+".") }) {
+			continue // an entry of a list or map of structs: checked when decoded
+		}
+		if m, ok := k.Get(key).(map[string]any); ok && len(m) == 0 &&
+			slices.ContainsFunc(fs, func(f field) bool { return strings.HasPrefix(f.key, key+".") }) {
+			continue // an empty section ("policy: {}")
+		}
 		if f, ok := known[base]; ok && isFile && f.secret {
 			if k.Exists(base) {
 				errs = append(errs, fmt.Errorf("%s: set either %s or %s, not both", base, base, key))
@@ -223,6 +312,8 @@ func Load(path string, environ []string) (Config, error) {
 		v, hasVal := envSet[f.key]
 		fv, hasFile := envSet[f.key+fileSuffix]
 		switch {
+		case f.structured:
+			continue // decoded from envSet below
 		case hasVal && hasFile:
 			errs = append(errs, fmt.Errorf("%s: set either %s or %s, not both", f.key, EnvName(f.key), EnvName(f.key+fileSuffix)))
 		case hasVal:
@@ -236,6 +327,9 @@ func Load(path string, environ []string) (Config, error) {
 
 	rv := reflect.ValueOf(&cfg).Elem()
 	for _, f := range fs {
+		if f.structured {
+			continue // after every plain key, as entries start from them
+		}
 		dst := rv.FieldByIndex(f.index)
 		if f.secret {
 			if p, ok := k.Get(f.key + fileSuffix).(string); ok && p != "" {
@@ -256,10 +350,115 @@ func Load(path string, environ []string) (Config, error) {
 			errs = append(errs, fmt.Errorf("%s: %w", f.key, err))
 		}
 	}
+	for _, f := range fs {
+		if !f.structured {
+			continue
+		}
+		raw := k.Get(f.key)
+		if v, ok := envSet[f.key]; ok {
+			raw = v
+		}
+		errs = append(errs, decodeStructured(&cfg, rv.FieldByIndex(f.index), raw, f.key)...)
+	}
 	if err := cfg.Validate(); err != nil {
 		errs = append(errs, err)
 	}
 	return cfg, errors.Join(errs...)
+}
+
+// decodeStructured fills a list or map of structs from its YAML value, or
+// from the JSON text of its environment variable. Every entry starts from
+// its default (entryDefaults); unknown fields are reported with their full
+// key, as a typo in a client's policy is as dangerous as anywhere else.
+func decodeStructured(c *Config, dst reflect.Value, raw any, key string) []error {
+	if s, ok := raw.(string); ok {
+		raw = nil
+		if strings.TrimSpace(s) != "" {
+			if err := json.Unmarshal([]byte(s), &raw); err != nil {
+				return []error{fmt.Errorf("%s: must be JSON in %s: %v", key, EnvName(key), err)}
+			}
+		}
+	}
+	elem := dst.Type().Elem()
+	entry := func(v any, at string) (reflect.Value, []error) {
+		e := reflect.New(elem).Elem()
+		e.Set(entryDefaults[elem](c))
+		if v == nil {
+			return e, nil
+		}
+		m, ok := v.(map[string]any)
+		if !ok {
+			return e, []error{fmt.Errorf("%s: must be a mapping of fields", at)}
+		}
+		return e, decodeFields(e, m, at)
+	}
+	var errs []error
+	switch v := raw.(type) {
+	case nil:
+		dst.SetZero()
+	case []any:
+		if dst.Kind() != reflect.Slice {
+			return []error{fmt.Errorf("%s: must be a mapping, not a list", key)}
+		}
+		out := reflect.MakeSlice(dst.Type(), 0, len(v))
+		for i, item := range v {
+			e, es := entry(item, fmt.Sprintf("%s[%d]", key, i))
+			errs = append(errs, es...)
+			out = reflect.Append(out, e)
+		}
+		dst.Set(out)
+		if len(v) == 0 {
+			dst.SetZero() // "no entries" has one representation
+		}
+	case map[string]any:
+		if dst.Kind() != reflect.Map {
+			return []error{fmt.Errorf("%s: must be a list, not a mapping", key)}
+		}
+		out := reflect.MakeMapWithSize(dst.Type(), len(v))
+		for _, name := range slices.Sorted(maps.Keys(v)) {
+			if strings.TrimSpace(name) == "" {
+				errs = append(errs, fmt.Errorf("%s: an entry has an empty name", key))
+				continue
+			}
+			e, es := entry(v[name], key+"."+name)
+			errs = append(errs, es...)
+			out.SetMapIndex(reflect.ValueOf(name), e)
+		}
+		dst.Set(out)
+		if len(v) == 0 {
+			dst.SetZero()
+		}
+	default:
+		if dst.Kind() == reflect.Slice {
+			return []error{fmt.Errorf("%s: must be a list", key)}
+		}
+		return []error{fmt.Errorf("%s: must be a mapping", key)}
+	}
+	return errs
+}
+
+// decodeFields sets the fields of the struct dst from m, by koanf tag.
+func decodeFields(dst reflect.Value, m map[string]any, key string) []error {
+	var errs []error
+	for _, name := range slices.Sorted(maps.Keys(m)) {
+		i := -1
+		for j := range dst.NumField() {
+			if dst.Type().Field(j).Tag.Get("koanf") == name {
+				i = j
+			}
+		}
+		if i < 0 {
+			errs = append(errs, fmt.Errorf("%s.%s: unknown key", key, name))
+			continue
+		}
+		if m[name] == nil {
+			continue // "field:" with no value keeps the default
+		}
+		if err := setField(dst.Field(i), m[name]); err != nil {
+			errs = append(errs, fmt.Errorf("%s.%s: %w", key, name, err))
+		}
+	}
+	return errs
 }
 
 // setField converts a value from YAML (typed) or the environment (string)
@@ -498,7 +697,111 @@ func (c Config) Validate() error {
 		}
 	}
 	positive("http.shutdown_timeout", c.HTTP.ShutdownTimeout)
+
+	table, terr := c.AssuranceTable()
+	if terr != nil {
+		errs = append(errs, terr) // already names the keys
+	}
+
+	f := c.Factors
+	if f.MaxAttempts < 1 {
+		bad("factors.max_attempts", "must be at least 1, got %d", f.MaxAttempts)
+	}
+	// SP 800-63B-4 3.2.2: no more than 100 consecutive failed attempts.
+	if f.AccountFailures < 1 || f.AccountFailures > 100 {
+		bad("factors.account_failures", "must be from 1 to 100 (NIST SP 800-63B-4), got %d", f.AccountFailures)
+	}
+	positive("factors.account_failure_window", f.AccountFailureWindow)
+	positive("factors.challenge_lifetime", f.ChallengeLifetime)
+	positive("factors.flow_lifetime", f.FlowLifetime)
+	if f.ChallengeLifetime > f.FlowLifetime && f.FlowLifetime > 0 {
+		bad("factors.challenge_lifetime", "must not exceed factors.flow_lifetime (%s): a challenge lives inside a login flow, got %s", f.FlowLifetime, f.ChallengeLifetime)
+	}
+	// The issuer is the prefix of the account label in otpauth:// URIs,
+	// separated by a colon.
+	if strings.Contains(f.TOTPIssuer, ":") {
+		bad("factors.totp_issuer", "must not contain a colon, got %q", f.TOTPIssuer)
+	}
+
+	// Policies name acr values of the table: with a broken table every
+	// one of them would be reported too, so they wait for it to be fixed.
+	if terr == nil {
+		if _, _, err := c.Policies(table); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	return errors.Join(errs...)
+}
+
+// AssuranceTable builds the acr table: the default eIDAS levels, or
+// assurance.levels, with the "mfa" and NIST aliases under
+// assurance.nist_prefix.
+func (c Config) AssuranceTable() (assurance.Table, error) {
+	t := assurance.DefaultTable(c.Assurance.NISTPrefix)
+	if len(c.Assurance.Levels) > 0 {
+		t.Levels = nil
+		for _, l := range c.Assurance.Levels {
+			t.Levels = append(t.Levels, assurance.Level{ACR: l.ACR, Names: slices.Clone(l.Names), Rule: assurance.Rule{
+				MinKinds: l.MinKinds, PhishingResistant: l.PhishingResistant, ExcludeAMR: slices.Clone(l.ExcludeAMR), MaxAge: l.MaxAge, Idle: l.Idle,
+			}})
+		}
+	}
+	var errs []error
+	if strings.ContainsFunc(c.Assurance.NISTPrefix, unicode.IsSpace) {
+		// acr_values is a space-separated list.
+		errs = append(errs, fmt.Errorf("assurance.nist_prefix: must not contain spaces, got %q", c.Assurance.NISTPrefix))
+	}
+	for _, e := range unjoin(t.Validate()) {
+		if strings.HasPrefix(e.Error(), "aliases") {
+			continue // the aliases are built in: only the prefix breaks them, reported above
+		}
+		errs = append(errs, fmt.Errorf("assurance.%w", e))
+	}
+	return t, errors.Join(errs...)
+}
+
+// Policies returns policy.default and policy.clients as store policies,
+// short acr names ("substantial") resolved through t, each validated (the
+// factor ids are checked later, against the registered factors). Errors
+// name their keys: policy.clients.<id>.min_acr.
+func (c Config) Policies(t assurance.Table) (def store.ClientPolicy, clients map[string]store.ClientPolicy, err error) {
+	var errs []error
+	convert := func(p PolicyConfig, id, key string) store.ClientPolicy {
+		resolve := func(name string) string {
+			if acr, ok := t.Resolve(name); ok {
+				return acr
+			}
+			return name // unknown: Validate names it
+		}
+		cp := store.ClientPolicy{
+			ClientID: id, AllowedFactors: slices.Clone(p.AllowedFactors), MinACR: resolve(p.MinACR), DefaultACR: resolve(p.DefaultACR),
+			FactorMaxAge: p.FactorMaxAge, GraceDays: p.GraceDays, RememberDevice: p.RememberDevice, RememberFor: p.RememberFor,
+			AccountChangeFactors: slices.Clone(p.AccountChangeFactors),
+		}
+		for _, e := range unjoin(policy.Validate(t, cp, nil)) {
+			errs = append(errs, fmt.Errorf("%s.%w", key, e))
+		}
+		return cp
+	}
+	def = convert(c.Policy.Default, "", "policy.default")
+	if len(c.Policy.Clients) > 0 {
+		clients = map[string]store.ClientPolicy{}
+		for _, id := range slices.Sorted(maps.Keys(c.Policy.Clients)) {
+			clients[id] = convert(c.Policy.Clients[id], id, "policy.clients."+id)
+		}
+	}
+	return def, clients, errors.Join(errs...)
+}
+
+// unjoin lists the errors joined in err.
+func unjoin(err error) []error {
+	if err == nil {
+		return nil
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
 }
 
 // ParseProxy parses one http.trusted_proxies entry: a CIDR, or a single IP

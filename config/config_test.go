@@ -13,6 +13,10 @@ import (
 	"github.com/knadh/koanf/parsers/yaml"
 	"github.com/knadh/koanf/providers/file"
 	"github.com/knadh/koanf/v2"
+
+	"github.com/eu-health-idp/idp/idp/assurance"
+	"github.com/eu-health-idp/idp/idp/policy"
+	"github.com/eu-health-idp/idp/idp/store"
 )
 
 const examplePath = "idp.example.yaml"
@@ -296,5 +300,216 @@ func TestTrustedProxiesAcceptSingleAddresses(t *testing.T) {
 	got := c.TrustedProxyPrefixes()
 	if len(got) != 2 || got[0].String() != "10.1.2.3/32" || got[1].String() != "fd00::/8" {
 		t.Fatalf("got %v", got)
+	}
+}
+
+func TestAssuranceAndPolicies(t *testing.T) {
+	const yamlWithPolicies = `
+secrets:
+  encryption_key: ` + "KEY" + `
+assurance:
+  nist_prefix: "https://idp.example.eu/nist/"
+policy:
+  default:
+    allowed_factors: [totp, sms]
+    grace_days: 7
+  clients:
+    patient-portal:
+      min_acr: substantial
+      default_acr: high
+      grace_days: 14
+    portal.example.eu:
+      min_acr: aal2
+      remember_device: true
+      remember_for: 24h
+`
+	path := writeFile(t, "idp.yaml", strings.Replace(yamlWithPolicies, "KEY", testKey, 1))
+
+	tests := []struct {
+		name  string
+		path  string
+		env   []string
+		check func(t *testing.T, c Config)
+	}{
+		{
+			name: "the defaults give the eIDAS table and the default policy",
+			env:  []string{"IDP_DEV=true"},
+			check: func(t *testing.T, c Config) {
+				tab, err := c.AssuranceTable()
+				if err != nil || !reflect.DeepEqual(tab, assurance.DefaultTable("")) {
+					t.Fatalf("got %+v, %v", tab, err)
+				}
+				def, clients, err := c.Policies(tab)
+				if err != nil || !reflect.DeepEqual(def, policy.Default()) || clients != nil {
+					t.Fatalf("got %+v %+v %v", def, clients, err)
+				}
+			},
+		},
+		{
+			name: "client policies take short acr names, inherit the default's fields and keep dotted ids",
+			path: path,
+			check: func(t *testing.T, c Config) {
+				tab, err := c.AssuranceTable()
+				if err != nil {
+					t.Fatal(err)
+				}
+				def, clients, err := c.Policies(tab)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := store.ClientPolicy{AllowedFactors: []string{"totp", "sms"}, GraceDays: 7, RememberFor: 720 * time.Hour}
+				if !reflect.DeepEqual(def, want) {
+					t.Fatalf("default %+v", def)
+				}
+				want = store.ClientPolicy{ClientID: "patient-portal", AllowedFactors: []string{"totp", "sms"}, MinACR: assurance.LoASubstantial,
+					DefaultACR: assurance.LoAHigh, GraceDays: 14, RememberFor: 720 * time.Hour}
+				if !reflect.DeepEqual(clients["patient-portal"], want) {
+					t.Fatalf("patient-portal %+v", clients["patient-portal"])
+				}
+				want = store.ClientPolicy{ClientID: "portal.example.eu", AllowedFactors: []string{"totp", "sms"}, MinACR: "https://idp.example.eu/nist/aal2",
+					GraceDays: 7, RememberDevice: true, RememberFor: 24 * time.Hour}
+				if !reflect.DeepEqual(clients["portal.example.eu"], want) || len(clients) != 2 {
+					t.Fatalf("portal.example.eu %+v (%d clients)", clients["portal.example.eu"], len(clients))
+				}
+			},
+		},
+		{
+			name: "client policies in the environment, as JSON, replace the file's",
+			path: path,
+			env:  []string{`IDP_POLICY_CLIENTS={"kiosk":{"min_acr":"high","factor_max_age":"5m","grace_days":3}}`, "IDP_POLICY_DEFAULT_ALLOWED_FACTORS=passkey, totp"},
+			check: func(t *testing.T, c Config) {
+				want := map[string]PolicyConfig{"kiosk": {AllowedFactors: []string{"passkey", "totp"}, MinACR: "high", FactorMaxAge: 5 * time.Minute, GraceDays: 3, RememberFor: 720 * time.Hour}}
+				if !reflect.DeepEqual(c.Policy.Clients, want) {
+					t.Fatalf("got %+v", c.Policy.Clients)
+				}
+			},
+		},
+		{
+			name: "an empty variable removes the file's client policies",
+			path: path,
+			env:  []string{"IDP_POLICY_CLIENTS="},
+			check: func(t *testing.T, c Config) {
+				if c.Policy.Clients != nil {
+					t.Fatalf("got %+v", c.Policy.Clients)
+				}
+			},
+		},
+		{
+			name: "configured levels replace the eIDAS ones and keep the aliases",
+			path: writeFile(t, "idp.yaml", "dev: true\nassurance:\n  levels:\n    - {acr: \"urn:example:loa:1\", names: [basic]}\n"+
+				"    - acr: urn:example:loa:2\n      names: [strong]\n      min_kinds: 2\n      exclude_amr: [email]\n      max_age: 12h\n      idle: 30m\n"+
+				"policy:\n  default:\n    min_acr: strong\n"),
+			check: func(t *testing.T, c Config) {
+				tab, err := c.AssuranceTable()
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := []assurance.Level{
+					{ACR: "urn:example:loa:1", Names: []string{"basic"}, Rule: assurance.Rule{MinKinds: 1}},
+					{ACR: "urn:example:loa:2", Names: []string{"strong"}, Rule: assurance.Rule{MinKinds: 2, ExcludeAMR: []string{"email"}, MaxAge: 12 * time.Hour, Idle: 30 * time.Minute}},
+				}
+				if !reflect.DeepEqual(tab.Levels, want) || !reflect.DeepEqual(tab.Aliases, assurance.DefaultTable("").Aliases) {
+					t.Fatalf("got %+v", tab)
+				}
+				def, _, err := c.Policies(tab)
+				if err != nil || def.MinACR != "urn:example:loa:2" {
+					t.Fatalf("got %+v %v", def, err)
+				}
+			},
+		},
+		{
+			name: "levels in the environment, as JSON, replace the file's",
+			env:  []string{"IDP_DEV=1", `IDP_ASSURANCE_LEVELS=[{"acr":"urn:x:1"},{"acr":"urn:x:2","min_kinds":2,"phishing_resistant":true}]`},
+			check: func(t *testing.T, c Config) {
+				want := []LevelConfig{{ACR: "urn:x:1", MinKinds: 1}, {ACR: "urn:x:2", MinKinds: 2, PhishingResistant: true}}
+				if !reflect.DeepEqual(c.Assurance.Levels, want) {
+					t.Fatalf("got %+v", c.Assurance.Levels)
+				}
+			},
+		},
+		{
+			name: "empty sections are allowed",
+			path: writeFile(t, "idp.yaml", "dev: true\npolicy: {}\nfactors: {}\n"),
+			check: func(t *testing.T, c Config) {
+				if c.Factors.MaxAttempts != 5 {
+					t.Fatalf("got %+v", c.Factors)
+				}
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Load(tt.path, tt.env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.check(t, c)
+		})
+	}
+}
+
+func TestAssuranceAndPolicyProblemsNameTheirKeys(t *testing.T) {
+	tests := []struct {
+		name string
+		yaml string
+		env  []string
+		want []string
+	}{
+		{
+			name: "a typo in a client policy is an unknown key",
+			yaml: "dev: true\npolicy:\n  clients:\n    portal.example.eu:\n      min_arc: substantial\n      grace_days: soon\n",
+			want: []string{"policy.clients.portal.example.eu.min_arc: unknown key", "policy.clients.portal.example.eu.grace_days: must be an integer"},
+		},
+		{
+			name: "policy values are checked against the table",
+			yaml: "dev: true\npolicy:\n  default:\n    min_acr: medium\n    grace_days: -1\n  clients:\n    p1:\n      min_acr: high\n      default_acr: low\n    p2:\n      remember_device: true\n      remember_for: 0s\n",
+			want: []string{`policy.default.min_acr: unknown acr value "medium"`, "policy.default.grace_days: must not be negative",
+				"policy.clients.p1.default_acr:", "policy.clients.p1.grace_days: must not be negative", "policy.clients.p2.remember_for:"},
+		},
+		{
+			name: "a bad level names its index and field",
+			yaml: "dev: true\nassurance:\n  nist_prefix: \"a b\"\n  levels:\n    - {acr: one, min_kinds: 0, max_age: 1}\n    - {acr: two, names: [one], colour: red}\n    - just-a-string\n",
+			want: []string{"assurance.nist_prefix: must not contain spaces", "assurance.levels[0].max_age: must be a duration",
+				"assurance.levels[1].colour: unknown key", "assurance.levels[2]: must be a mapping"},
+		},
+		{
+			name: "level rules are validated",
+			yaml: "dev: true\nassurance:\n  levels:\n    - {acr: one, min_kinds: 0}\n    - {acr: two, names: [one, mfa], idle: -1s}\n",
+			want: []string{"assurance.levels[0].min_kinds: must be 1, 2 or 3", `assurance.levels[1].names: "one" is already used`,
+				`assurance.levels[1].names: "mfa" is already used`, "assurance.levels[1].idle: must not be negative"},
+		},
+		{
+			name: "levels must be a list and clients a mapping",
+			yaml: "dev: true\nassurance:\n  levels: {a: b}\npolicy:\n  clients: [a]\n",
+			want: []string{"assurance.levels: must be a list", "policy.clients: must be a mapping"},
+		},
+		{
+			name: "bad JSON in a variable names the key and the variable",
+			env:  []string{"IDP_DEV=true", "IDP_POLICY_CLIENTS={nope"},
+			want: []string{"policy.clients: must be JSON in IDP_POLICY_CLIENTS"},
+		},
+		{
+			name: "factor limits are checked",
+			yaml: "dev: true\nfactors:\n  max_attempts: 0\n  account_failures: 101\n  account_failure_window: 0s\n  challenge_lifetime: 1h\n  flow_lifetime: 30m\n  totp_issuer: \"a:b\"\n",
+			want: []string{"factors.max_attempts:", "factors.account_failures: must be from 1 to 100", "factors.account_failure_window:",
+				"factors.challenge_lifetime: must not exceed factors.flow_lifetime", "factors.totp_issuer: must not contain a colon"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := ""
+			if tt.yaml != "" {
+				path = writeFile(t, "idp.yaml", tt.yaml)
+			}
+			_, err := Load(path, tt.env)
+			if err == nil {
+				t.Fatal("want an error")
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error does not mention %q:\n%v", w, err)
+				}
+			}
+		})
 	}
 }

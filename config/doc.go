@@ -11,6 +11,12 @@
 // IDP_<KEY>_FILE naming a file (a mounted Kubernetes or Docker secret) whose
 // trimmed content is the value, so they need not sit in the environment.
 //
+// Two keys hold lists or maps of structs: assurance.levels and
+// policy.clients. Their entries are not keys of their own (a client id may
+// contain dots): in the file they are plain YAML, checked field by field
+// with the same unknown-key rule, and their environment variables
+// (IDP_ASSURANCE_LEVELS, IDP_POLICY_CLIENTS) hold the whole value as JSON.
+//
 // Load and Validate report every problem at once, each prefixed with the
 // key, so an operator fixes a broken file in one round instead of one error
 // per restart.
