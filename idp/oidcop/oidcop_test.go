@@ -21,37 +21,3 @@ func TestAddIssuer(t *testing.T) {
 		})
 	}
 }
-
-func TestParseClaimsACR(t *testing.T) {
-	cases := []struct {
-		name      string
-		in        string
-		essential bool
-		values    []string
-		err       bool
-	}{
-		{"essential with values", `{"id_token":{"acr":{"essential":true,"values":["a","b"]}}}`, true, []string{"a", "b"}, false},
-		{"a single value comes first", `{"id_token":{"acr":{"value":"x","values":["y"]}}}`, false, []string{"x", "y"}, false},
-		{"acr requested with null", `{"id_token":{"acr":null}}`, false, nil, false},
-		{"no acr at all", `{"userinfo":{"email":null}}`, false, nil, false},
-		{"not JSON", `{nope`, false, nil, true},
-		{"acr of the wrong type", `{"id_token":{"acr":{"values":"a"}}}`, false, nil, true},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			got, err := ParseClaimsACR(c.in)
-			if (err != nil) != c.err {
-				t.Fatalf("err %v", err)
-			}
-			if got == nil {
-				if c.values != nil || c.essential {
-					t.Fatalf("got nil, want %v %v", c.essential, c.values)
-				}
-				return
-			}
-			if got.Essential != c.essential || !slices.Equal(got.Values, c.values) {
-				t.Fatalf("got %+v", got)
-			}
-		})
-	}
-}

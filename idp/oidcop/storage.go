@@ -2,9 +2,7 @@ package oidcop
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
@@ -15,6 +13,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 
+	"github.com/eu-health-idp/idp/idp/policy"
 	"github.com/eu-health-idp/idp/idp/security"
 	"github.com/eu-health-idp/idp/idp/store"
 )
@@ -140,7 +139,7 @@ func (s *Storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, 
 	}
 	claims := claimsParam(ctx)
 	if claims != "" {
-		if _, err := ParseClaimsACR(claims); err != nil {
+		if _, err := policy.ParseClaimsACR(claims); err != nil {
 			return nil, oidc.ErrInvalidRequest().WithDescription("claims parameter: %s", err.Error())
 		}
 	}
@@ -591,41 +590,4 @@ func (s *Storage) audit(ctx context.Context, userID, clientID, event string, det
 	if err := s.st.RecordAudit(ctx, e); err != nil {
 		s.log.ErrorContext(ctx, "audit", "err", err, "event", event)
 	}
-}
-
-// ---- the claims parameter ----
-
-// ClaimsACR is what the claims parameter asks of acr in the ID token.
-type ClaimsACR struct {
-	Essential bool
-	Values    []string // value, or values, in order of preference
-}
-
-// ParseClaimsACR parses the OIDC claims request parameter (OIDC Core 5.5)
-// and returns the id_token acr member, if any.
-func ParseClaimsACR(raw string) (*ClaimsACR, error) {
-	var req struct {
-		IDToken  map[string]json.RawMessage `json:"id_token"`
-		UserInfo map[string]json.RawMessage `json:"userinfo"`
-	}
-	if err := json.Unmarshal([]byte(raw), &req); err != nil {
-		return nil, errors.New("not a JSON object")
-	}
-	m, ok := req.IDToken["acr"]
-	if !ok || string(m) == "null" {
-		return nil, nil
-	}
-	var acr struct {
-		Essential bool     `json:"essential"`
-		Value     string   `json:"value"`
-		Values    []string `json:"values"`
-	}
-	if err := json.Unmarshal(m, &acr); err != nil {
-		return nil, fmt.Errorf("id_token.acr: %w", err)
-	}
-	out := &ClaimsACR{Essential: acr.Essential, Values: acr.Values}
-	if acr.Value != "" {
-		out.Values = append([]string{acr.Value}, out.Values...)
-	}
-	return out, nil
 }

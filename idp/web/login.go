@@ -10,7 +10,6 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 
-	"github.com/eu-health-idp/idp/factors"
 	"github.com/eu-health-idp/idp/idp/flow"
 	"github.com/eu-health-idp/idp/idp/store"
 )
@@ -118,8 +117,7 @@ func (h *loginHandler) submit(c echo.Context) error {
 	if err := h.s.Throttle.Succeed(ctx, throttleScope, username); err != nil {
 		return err
 	}
-	proof := store.Proof{Factor: flow.CredentialsFactor, AMR: []string{"pwd"}, Kinds: []string{string(factors.Knowledge)}, At: h.s.Now()}
-	sess, err := h.s.Sessions.Start(ctx, c.Response(), c.Request(), st.sess, u.ID, proof)
+	sess, err := h.s.Sessions.Start(ctx, c.Response(), c.Request(), st.sess, u.ID, flow.CredentialsProof(h.s.Now()))
 	if err != nil {
 		return err
 	}
