@@ -1,7 +1,6 @@
 package oidcop
 
 import (
-	"slices"
 	"testing"
 )
 
