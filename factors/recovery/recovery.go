@@ -142,14 +142,18 @@ func (f *Factor) Check(ctx context.Context, a factors.Attempt, in factors.Input)
 	}
 	hash := f.codes.Hash(c)
 	used := false
+	checked := 0
+	var lastErr error
 	for _, e := range a.Enrollments {
 		if e.Factor != ID || !e.Confirmed() || e.UserID != a.User.ID {
 			continue
 		}
 		o, err := f.consume(ctx, e.ID, a.User.ID, hash, a.Now)
 		if err != nil {
-			return factors.Result{}, err
+			lastErr = err
+			continue
 		}
+		checked++
 		if o.ok {
 			return factors.Result{
 				Proof:        factors.ProofOf(f, a.Now),
@@ -160,6 +164,11 @@ func (f *Factor) Check(ctx context.Context, a factors.Attempt, in factors.Input)
 			}, nil
 		}
 		used = used || o.used
+	}
+	// A server fault is reported only when no set could be checked: a
+	// guess checked against a healthy set must be counted.
+	if checked == 0 && lastErr != nil {
+		return factors.Result{}, lastErr
 	}
 	if used {
 		return factors.Result{}, &factors.Error{Kind: factors.Wrong, MessageID: MsgCodeUsed, Field: FieldCode}

@@ -331,6 +331,38 @@ func TestWrongCode(t *testing.T) {
 	})
 }
 
+func TestDamagedSet(t *testing.T) {
+	fx := newFixture(t)
+	u := factortest.User("anna")
+	ctx := context.Background()
+	now := fx.clock.Now()
+	bad := &store.Enrollment{ID: "bad", UserID: u.ID, Factor: ID, Data: "{not json", ConfirmedAt: &now, CreatedAt: now}
+	if err := fx.mem.CreateEnrollment(ctx, bad); err != nil {
+		t.Fatal(err)
+	}
+	t.Run("alone it is a server fault, not a wrong answer", func(t *testing.T) {
+		_, err := fx.check(t, u, "ABCD-2345")
+		if err == nil || factors.IsWrong(err) || factors.IsMalformed(err) {
+			t.Errorf("got %v", err)
+		}
+	})
+	// Two sets exist only between confirming a new set and deleting the
+	// old one, but then a guess must still be counted. (Confirming deletes
+	// the damaged set, so it is put back.)
+	_, codes := fx.enrol(t, u)
+	bad.ID = "bad2"
+	if err := fx.mem.CreateEnrollment(ctx, bad); err != nil {
+		t.Fatal(err)
+	}
+	t.Run("next to a healthy set a wrong guess is counted", func(t *testing.T) {
+		_, err := fx.check(t, u, "ZZZZ-ZZZZ")
+		factortest.AssertMessage(t, err, factors.Wrong, "code")
+		if _, err := fx.check(t, u, codes[0]); err != nil {
+			t.Errorf("the healthy set: %v", err)
+		}
+	})
+}
+
 func TestNewSetReplacesTheOldOne(t *testing.T) {
 	fx := newFixture(t)
 	u := factortest.User("anna")

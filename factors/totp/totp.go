@@ -168,6 +168,7 @@ func (f *Factor) Check(ctx context.Context, a factors.Attempt, in factors.Input)
 	var (
 		hit     *store.Enrollment
 		hitM    match
+		checked int
 		openErr error
 	)
 	for i := range a.Enrollments {
@@ -180,12 +181,16 @@ func (f *Factor) Check(ctx context.Context, a factors.Attempt, in factors.Input)
 			openErr = err
 			continue // a damaged row must not lock out the person's other devices
 		}
+		checked++
 		if ok && hit == nil {
 			hit, hitM = e, m
 		}
 	}
 	if hit == nil {
-		if openErr != nil {
+		// A server fault is reported only when no device could be checked:
+		// otherwise the guess was really checked against one, and must be
+		// counted, or a damaged row would allow unlimited guesses.
+		if checked == 0 && openErr != nil {
 			return factors.Result{}, openErr
 		}
 		return factors.Result{}, &factors.Error{Kind: factors.Wrong, MessageID: MsgCodeWrong, Field: FieldCode}

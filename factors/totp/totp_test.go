@@ -600,10 +600,21 @@ func TestSealedSeedIsBoundToItsRow(t *testing.T) {
 	if err := fx.mem.DeleteEnrollment(ctx, a.ID); err != nil {
 		t.Fatal(err)
 	}
-	_, err := fx.check(t, u, code(t, seedA, fx.clock.Now()))
-	if err == nil || factors.IsWrong(err) || factors.IsMalformed(err) {
-		t.Errorf("got %v, want an internal error", err)
-	}
+	t.Run("the copied seed does not open in the other row", func(t *testing.T) {
+		_, err := fx.check(t, u, code(t, seedA, fx.clock.Now()))
+		if err == nil || factors.IsWrong(err) || factors.IsMalformed(err) {
+			t.Errorf("got %v, want an internal error", err)
+		}
+	})
+	t.Run("next to a healthy device a damaged one still lets guesses be counted", func(t *testing.T) {
+		c, seedC := fx.enrol(t, u, "C")
+		_, err := fx.check(t, u, code(t, seedC, fx.clock.Now().Add(-10*step)))
+		factortest.AssertMessage(t, err, factors.Wrong, "code")
+		res, err := fx.check(t, u, code(t, seedC, fx.clock.Now()))
+		if err != nil || res.EnrollmentID != c.ID {
+			t.Errorf("the healthy device: %+v, %v", res, err)
+		}
+	})
 }
 
 // flakyStore fails or races enrollment updates, to show that recording the
