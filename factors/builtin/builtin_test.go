@@ -1,0 +1,293 @@
+package builtin
+
+import (
+	"bytes"
+	"context"
+	"html/template"
+	"io/fs"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/eu-health-idp/idp/factors"
+	"github.com/eu-health-idp/idp/factors/factortest"
+	"github.com/eu-health-idp/idp/factors/recovery"
+	"github.com/eu-health-idp/idp/factors/totp"
+	"github.com/eu-health-idp/idp/idp/i18n"
+	"github.com/eu-health-idp/idp/templates"
+)
+
+func newRegistry(t *testing.T) (*factors.Registry, *factortest.Memory) {
+	t.Helper()
+	d, mem := factortest.NewDeps(t)
+	r, err := factors.NewRegistry(d, Registrations)
+	if err != nil {
+		t.Fatalf("NewRegistry: %v", err)
+	}
+	return r, mem
+}
+
+func TestRegistry(t *testing.T) {
+	r, _ := newRegistry(t)
+	t.Run("every built-in factor is built, in order", func(t *testing.T) {
+		if got := strings.Join(r.IDs(), ","); got != "totp,recovery" {
+			t.Errorf("IDs = %s", got)
+		}
+	})
+	t.Run("every built-in factor can be enrolled", func(t *testing.T) {
+		for _, f := range r.All() {
+			if _, ok := f.(factors.Enroller); !ok {
+				t.Errorf("%s is not an Enroller", f.ID())
+			}
+		}
+	})
+}
+
+// page is one prompt a factor produced, with the data the engine adds.
+type page struct {
+	name   string
+	prompt factors.Prompt
+}
+
+// prompts drives every built-in factor through the pages it can ask for:
+// the challenge, the enrolment, and any notice after a successful answer.
+func prompts(t *testing.T) []page {
+	t.Helper()
+	r, mem := newRegistry(t)
+	ctx := context.Background()
+	now := factortest.Start
+	u := factortest.User("anna")
+	var out []page
+	for _, f := range r.All() {
+		a := factortest.Attempt(t, mem, f, u, now)
+		p, err := f.Start(ctx, a)
+		if err != nil {
+			t.Fatalf("%s Start: %v", f.ID(), err)
+		}
+		out = append(out, page{f.ID() + " challenge", p})
+		enr := f.(factors.Enroller)
+		e, err := enr.BeginEnroll(ctx, u, now)
+		if err != nil {
+			t.Fatalf("%s BeginEnroll: %v", f.ID(), err)
+		}
+		p, err = enr.EnrollPrompt(ctx, u, e)
+		if err != nil {
+			t.Fatalf("%s EnrollPrompt: %v", f.ID(), err)
+		}
+		out = append(out, page{f.ID() + " enrolment", p})
+	}
+	// The recovery notice, with many and with few codes left.
+	f, _ := r.Get("recovery")
+	enr := f.(factors.Enroller)
+	e, _ := enr.BeginEnroll(ctx, u, now)
+	p, _ := enr.EnrollPrompt(ctx, u, e)
+	codes := p.Data["Codes"].([]string)
+	if _, err := enr.FinishEnroll(ctx, u, e, factors.Input{Form: url.Values{"saved": {"on"}}}, now); err != nil {
+		t.Fatalf("recovery FinishEnroll: %v", err)
+	}
+	for i, c := range codes {
+		res, err := f.Check(ctx, factortest.Attempt(t, mem, f, u, now), factors.Input{Form: url.Values{"code": {c}}})
+		if err != nil || res.Notice == nil {
+			t.Fatalf("recovery Check: %+v, %v", res, err)
+		}
+		if i == 0 || i == 8 || i == 9 {
+			out = append(out, page{"recovery notice after code " + c, *res.Notice})
+		}
+	}
+	return out
+}
+
+func TestEveryPromptHasATemplate(t *testing.T) {
+	for _, p := range prompts(t) {
+		t.Run(p.name+" uses a page in templates", func(t *testing.T) {
+			if _, err := fs.Stat(templates.FS, p.prompt.Template+".html"); err != nil {
+				t.Errorf("template %q: %v", p.prompt.Template, err)
+			}
+		})
+	}
+}
+
+// ourPages are the page templates the built-in factors bring.
+func ourPages(t *testing.T) []string {
+	t.Helper()
+	var pages []string
+	for _, glob := range []string{"factor_*.html", "enroll_*.html", "notice_*.html"} {
+		m, err := fs.Glob(templates.FS, glob)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pages = append(pages, m...)
+	}
+	if len(pages) < 5 {
+		t.Fatalf("only %d factor pages: %v", len(pages), pages)
+	}
+	return pages
+}
+
+func englishIDs(t *testing.T) []string {
+	t.Helper()
+	b, err := i18n.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b.IDs()
+}
+
+var literalID = regexp.MustCompile(`\.L\.T\s+"([^"]+)"`)
+
+func TestTemplatesUseOnlyKnownMessageIDs(t *testing.T) {
+	ids := englishIDs(t)
+	for _, name := range ourPages(t) {
+		t.Run(name+" uses only catalogued messages", func(t *testing.T) {
+			buf, err := fs.ReadFile(templates.FS, name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			found := literalID.FindAllStringSubmatch(string(buf), -1)
+			if len(found) < 3 {
+				t.Fatalf("found only %d message ids; is the regexp still right?", len(found))
+			}
+			for _, m := range found {
+				if _, ok := slices.BinarySearch(ids, m[1]); !ok {
+					t.Errorf("unknown message id %q", m[1])
+				}
+			}
+		})
+	}
+}
+
+func TestErrorMessagesAreCatalogued(t *testing.T) {
+	ids := englishIDs(t)
+	for _, id := range []string{
+		totp.MsgCodeRequired, totp.MsgCodeFormat, totp.MsgCodeWrong, totp.MsgCodeUsed, totp.MsgNameTooLong, totp.MsgNameInvalid,
+		recovery.MsgCodeRequired, recovery.MsgCodeFormat, recovery.MsgCodeWrong, recovery.MsgCodeUsed, recovery.MsgSavedRequired,
+	} {
+		if _, ok := slices.BinarySearch(ids, id); !ok {
+			t.Errorf("%q is not in the English catalog", id)
+		}
+	}
+}
+
+// render executes a page as idp/web's renderer does: the layout with the
+// page's "title" and "content", missing keys as zero values.
+func render(t *testing.T, tmpl string, data map[string]any) string {
+	t.Helper()
+	tp, err := template.New(tmpl).Option("missingkey=zero").ParseFS(templates.FS, "layout.html", tmpl+".html")
+	if err != nil {
+		t.Fatalf("parse %s: %v", tmpl, err)
+	}
+	var buf bytes.Buffer
+	if err := tp.ExecuteTemplate(&buf, "layout", data); err != nil {
+		t.Fatalf("render %s: %v", tmpl, err)
+	}
+	return buf.String()
+}
+
+// leftovers are signs of a page that rendered wrongly: a message id shown
+// instead of its text, a missing value, or a URL html/template refused.
+var leftovers = regexp.MustCompile(`<no value>|ZgotmplZ|\b(factor|totp|recovery)(\.[a-z_]+)+\b`)
+
+func TestPagesRenderInEveryLanguage(t *testing.T) {
+	b, err := i18n.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pages := prompts(t)
+	for _, tag := range i18n.Supported {
+		for _, p := range pages {
+			t.Run(p.name+" renders in "+tag.String(), func(t *testing.T) {
+				data := map[string]any{
+					"L": b.Localizer(tag), "CSRF": "csrf-1", "FlowID": "flow-1", "Client": "Portal",
+					"Another": true, "Error": "", "FieldErrors": map[string]string{},
+				}
+				for k, v := range p.prompt.Data {
+					data[k] = v
+				}
+				html := render(t, p.prompt.Template, data)
+				if m := leftovers.FindString(html); m != "" {
+					t.Errorf("page shows %q", m)
+				}
+				if !strings.Contains(html, `<input type="hidden" name="flow" value="flow-1">`) && !strings.HasPrefix(p.prompt.Template, "notice_") {
+					t.Error("flow fields missing")
+				}
+			})
+		}
+	}
+}
+
+func TestPagesShowFieldErrorsAccessibly(t *testing.T) {
+	b, err := i18n.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	en := b.Localizer(i18n.Supported[0])
+	tests := []struct {
+		name, page, field, msg string
+		data                   map[string]any
+		want                   []string
+	}{
+		{"the TOTP page marks a wrong code", "factor_totp", "code", totp.MsgCodeWrong, nil, []string{
+			`action="/login/factor"`, `autocomplete="one-time-code"`, `inputmode="numeric"`,
+			`<p class="field__error" id="code-error" role="alert">That code is not correct.`,
+			`aria-describedby="code-hint code-error" aria-invalid="true"`,
+			`href="/login/choose?flow=flow-1"`,
+		}},
+		{"the TOTP setup page marks a bad name", "enroll_totp", "name", totp.MsgNameTooLong, map[string]any{"QR": template.URL("data:image/png;base64,AAAA")}, []string{
+			`action="/login/enroll"`, `<input type="hidden" name="op" value="finish">`,
+			`src="data:image/png;base64,AAAA"`, `value="Authenticator app"`,
+			`id="name-error" role="alert">Use at most 64 characters`,
+			`aria-describedby="name-hint name-error" aria-invalid="true"`,
+		}},
+		{"the recovery page marks a malformed code", "factor_recovery", "code", recovery.MsgCodeFormat, nil, []string{
+			`action="/login/factor"`, `autocomplete="one-time-code"`, `autocapitalize="characters"`,
+			`id="code-error" role="alert">A recovery code has 8 letters and numbers`,
+		}},
+		{"the recovery setup page asks to tick the box", "enroll_recovery", "saved", recovery.MsgSavedRequired, map[string]any{"Codes": []string{"ABCD-2345"}}, []string{
+			`<li><code>ABCD-2345</code></li>`, `name="saved" type="checkbox" value="on" required aria-invalid="true" aria-describedby="saved-error"`,
+			`<input type="hidden" name="op" value="finish">`,
+		}},
+		{"the notice offers new codes when few are left", "notice_recovery", "", "", map[string]any{"Remaining": 2, "Total": 10, "Few": true}, []string{
+			`Recovery codes left: 2 of 10.`, `<input type="hidden" name="op" value="begin">`,
+			`<input type="hidden" name="factor" value="recovery">`, `href="/login?flow=flow-1"`, `only a few`,
+		}},
+		{"the notice says when none are left", "notice_recovery", "", "", map[string]any{"Remaining": 0, "Total": 10, "Few": true, "None": true}, []string{
+			`Recovery codes left: 0 of 10.`, `your last recovery code`, `Generate new codes`,
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			data := map[string]any{"L": en, "CSRF": "c", "FlowID": "flow-1", "Another": true, "Issuer": "IdP"}
+			if tt.field != "" {
+				data["FieldErrors"] = map[string]string{tt.field: tt.msg}
+			}
+			for k, v := range tt.data {
+				data[k] = v
+			}
+			html := render(t, tt.page, data)
+			for _, w := range tt.want {
+				if !strings.Contains(html, w) {
+					t.Errorf("page lacks %q", w)
+				}
+			}
+			if t.Failed() {
+				t.Logf("page:\n%s", html)
+			}
+		})
+	}
+	t.Run("without errors no field is marked", func(t *testing.T) {
+		for _, name := range ourPages(t) {
+			html := render(t, strings.TrimSuffix(name, ".html"), map[string]any{"L": en})
+			if strings.Contains(html, "aria-invalid") || strings.Contains(html, "field__error") {
+				t.Errorf("%s marks a field without errors", name)
+			}
+		}
+	})
+	t.Run("a form-level error is not announced twice", func(t *testing.T) {
+		html := render(t, "factor_totp", map[string]any{"L": en, "Error": totp.MsgCodeWrong, "FieldErrors": map[string]string{"code": totp.MsgCodeWrong}})
+		if strings.Count(html, `role="alert"`) != 1 {
+			t.Errorf("%d alerts", strings.Count(html, `role="alert"`))
+		}
+	})
+}
