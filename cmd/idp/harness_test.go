@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"os"
 	"regexp"
 	"strings"
 	"sync"
@@ -77,7 +78,7 @@ func startIdP(t *testing.T, backend string) *testIdP {
 	}
 	issuer := "http://" + ln.Addr().String()
 	cfg := testConfig(t, testDSN(t, backend), issuer)
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	log := slog.New(slog.NewTextHandler(testLogOutput(), nil))
 	st, err := openStore(ctx, cfg, true, log)
 	if err != nil {
 		t.Fatal(err)
@@ -293,4 +294,13 @@ func (idp *testIdP) apiPost(path, clientID, secret string, form url.Values) (int
 	body, _ := io.ReadAll(resp.Body)
 	_ = json.Unmarshal(body, &m)
 	return resp.StatusCode, m, resp.Header
+}
+
+// testLogOutput is where the server under test logs: nowhere, unless
+// IDP_TEST_LOG is set (debugging a failing e2e test).
+func testLogOutput() io.Writer {
+	if os.Getenv("IDP_TEST_LOG") != "" {
+		return os.Stderr
+	}
+	return io.Discard
 }

@@ -32,8 +32,9 @@
 //     token without an acr.
 //  5. Otherwise, the enrolled factors the client allows whose fresh proof
 //     would satisfy the need are the candidates: the one the person
-//     already chose (Flow.Factor) if it is one, else the only one, else a
-//     chooser (last used first, backup factors last). If none, but a fresh
+//     already chose (Flow.Factor) if it is one, else the only one (backup
+//     factors not counted: they are reached through "use another method"),
+//     else a chooser (last used first, backup factors last). If none, but a fresh
 //     credentials proof (alone or followed by one factor) would: the
 //     credentials again, as the one they hold are too old to count.
 //     prompt=none: interaction_required (login_required for credentials).
@@ -173,9 +174,10 @@ type Decision struct {
 	Result assurance.Result
 	// Factor is the factor to run (StepFactor).
 	Factor string
-	// Factors are the candidates of StepChooseFactor (the last used
-	// first, then registration order, backup factors last) or the factors
-	// StepEnroll may set up (registration order, never backup ones).
+	// Factors are the candidates of StepChooseFactor and StepFactor (the
+	// last used first, then registration order, backup factors last: what
+	// "use another method" lists) or the factors StepEnroll may set up
+	// (registration order, never backup ones).
 	Factors []string
 	// Target is the acr value aimed at ("" when the login only needs the
 	// credentials); with StepDone, the value reported.
@@ -434,8 +436,17 @@ func (d *decider) runFactor(cands []plan) Decision {
 	if d.in.Flow != nil && slices.Contains(ids, d.in.Flow.Factor) {
 		return Decision{Step: StepFactor, Factor: d.in.Flow.Factor, Result: d.res, Target: target}
 	}
-	if len(ids) == 1 {
-		return Decision{Step: StepFactor, Factor: ids[0], Result: d.res, Target: target}
+	// Backup factors (recovery codes) do not make a choice: with one
+	// everyday factor the person goes straight to it and reaches the
+	// backup through "use another method".
+	primary := 0
+	for _, p := range cands {
+		if !p.option.Props.Backup {
+			primary++
+		}
+	}
+	if len(ids) == 1 || primary == 1 {
+		return Decision{Step: StepFactor, Factor: ids[0], Factors: ids, Result: d.res, Target: target}
 	}
 	return Decision{Step: StepChooseFactor, Factors: ids, Result: d.res, Target: target}
 }

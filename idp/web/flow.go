@@ -120,6 +120,9 @@ func (h *loginHandler) beginFlow(c echo.Context, authRequestID string) error {
 		return err
 	}
 	if sess != nil {
+		// The SSO session's owner continues here (step-up); logging in as
+		// someone else on the password form replaces them.
+		f.UserID = sess.UserID
 		f.StartACR = h.s.Table.Evaluate(sess.Proofs, assurance.Context{Now: now, LastSeen: sess.LastSeenAt}).ACR
 	}
 	if err := h.s.Store.CreateLoginFlow(ctx, f); err != nil {
@@ -389,7 +392,7 @@ func (h *loginHandler) chooserData(st *loginState, ids []string) map[string]any 
 // method, for the "use another method" link.
 func (h *loginHandler) hasOtherMethods(st *loginState) bool {
 	d := h.decide(st, "-")
-	return d.Step == flow.StepChooseFactor && len(d.Factors) > 1
+	return (d.Step == flow.StepChooseFactor || d.Step == flow.StepFactor) && len(d.Factors) > 1
 }
 
 // choose is GET /login/choose (the "use another method" link: forget the
@@ -404,22 +407,17 @@ func (h *loginHandler) choose(c echo.Context) error {
 		return seeFlow(c, st.flow.ID)
 	}
 	d := h.decide(st, "-")
-	if c.Request().Method == http.MethodGet {
-		if d.Step != flow.StepChooseFactor {
-			return seeFlow(c, st.flow.ID)
-		}
-		return c.Render(http.StatusOK, "flow_choose", st.pageData(h.chooserData(st, d.Factors)))
-	}
-	pick := c.FormValue("factor")
-	var allowed []string
-	switch d.Step {
-	case flow.StepChooseFactor:
-		allowed = d.Factors
-	case flow.StepFactor:
-		allowed = []string{d.Factor}
-	default:
+	if d.Step != flow.StepChooseFactor && d.Step != flow.StepFactor {
 		return seeFlow(c, st.flow.ID)
 	}
+	allowed := d.Factors
+	if len(allowed) == 0 {
+		allowed = []string{d.Factor}
+	}
+	if c.Request().Method == http.MethodGet {
+		return c.Render(http.StatusOK, "flow_choose", st.pageData(h.chooserData(st, allowed)))
+	}
+	pick := c.FormValue("factor")
 	if !slices.Contains(allowed, pick) {
 		page := st.pageData(h.chooserData(st, allowed))
 		page["Error"] = "flow.error.choose"

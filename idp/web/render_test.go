@@ -65,7 +65,7 @@ func TestRenderLogin(t *testing.T) {
 		c.Set("localizer", b.Localizer(language.Polish))
 		c.Set("csrf", "tok-123")
 		html := render(t, r, c, "login", map[string]any{
-			"AuthRequestID": "req-9",
+			"FlowID":        "req-9",
 			"Username":      "anna",
 			"Client":        "Pacjent <Portal>",
 			"Error":         "login.error.required",
@@ -82,7 +82,7 @@ func TestRenderLogin(t *testing.T) {
 			`href="#main">Przejdź do treści głównej</a>`,
 			`<form class="form" method="post" action="/login" aria-describedby="form-error">`,
 			`<input type="hidden" name="csrf" value="tok-123">`,
-			`<input type="hidden" name="id" value="req-9">`,
+			`<input type="hidden" name="flow" value="req-9">`,
 			`role="alert"`,
 			`Wpisz nazwę użytkownika i hasło.`,
 			`name="username" type="text" value="anna" autocomplete="username" autocapitalize="none"`,
