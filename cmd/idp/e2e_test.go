@@ -208,7 +208,8 @@ func TestLoginBehaviour(t *testing.T) {
 	t.Run("an essential acr that cannot be reached is an error, not a lower acr", func(t *testing.T) {
 		b := idp.browser()
 		v := oauth2.GenerateVerifier()
-		claims := `{"id_token":{"acr":{"essential":true,"values":["` + assurance.LoASubstantial + `"]}}}`
+		// No registered factor is phishing-resistant, so high is out of reach.
+		claims := `{"id_token":{"acr":{"essential":true,"values":["` + assurance.LoAHigh + `"]}}}`
 		p := b.get(r.authCodeURL("s", "n", v, oauth2.SetAuthURLParam("claims", claims)))
 		cb := b.submitLogin(p, testUser, testPassword).callback(t)
 		if cb.Get("error") != "unmet_authentication_requirements" || cb.Get("code") != "" || cb.Get("state") != "s" {
