@@ -16,6 +16,7 @@ import (
 	"github.com/pquerna/otp/totp"
 	"golang.org/x/oauth2"
 
+	"github.com/eu-health-idp/idp/config"
 	"github.com/eu-health-idp/idp/idp/admin"
 	"github.com/eu-health-idp/idp/idp/assurance"
 	"github.com/eu-health-idp/idp/idp/store"
@@ -552,4 +553,53 @@ func factorBadInput(t *testing.T, backend string) {
 			t.Fatalf("%d", r.status)
 		}
 	})
+}
+
+// TestFactorAccountLockout: wrong answers count against the account across
+// challenges and logins; at the budget factor login locks (audited), and
+// an admin reset clears it.
+func TestFactorAccountLockout(t *testing.T) {
+	idp := startIdP(t, "sqlite", func(c *config.Config) { c.Factors.AccountFailures = 3 })
+	idp.addFactorClients()
+	ctx := context.Background()
+	mfa := idp.rp(clientMFA, rpSecret)
+	b := idp.browser()
+	secret, _, _ := b.enrolTOTP(b.submitLogin(b.get(mfa.authCodeURL("s", "n", oauth2.GenerateVerifier())), testUser, testPassword))
+
+	wrong := func() page {
+		idp.nextStep()
+		b := idp.browser()
+		p := b.submitLogin(b.get(mfa.authCodeURL("s", "n", oauth2.GenerateVerifier())), testUser, testPassword)
+		if !isFactorPage(p) {
+			return p
+		}
+		code := "000000"
+		if code == idp.code(secret) {
+			code = "111111"
+		}
+		return b.answer(p, code)
+	}
+	wrong()
+	wrong()
+	if p := wrong(); p.status != http.StatusTooManyRequests {
+		t.Fatalf("the third wrong answer did not lock: %d", p.status)
+	}
+	// Locked: even the right code on a new login gets the locked page.
+	idp.nextStep()
+	b = idp.browser()
+	p := b.submitLogin(b.get(mfa.authCodeURL("s", "n", oauth2.GenerateVerifier())), testUser, testPassword)
+	if p.status != http.StatusTooManyRequests {
+		t.Fatalf("locked account: %d", p.status)
+	}
+	events, _ := idp.st.ListAudit(ctx, idp.user.ID, 50)
+	if !slices.ContainsFunc(events, func(e store.AuditEvent) bool { return e.Event == "factor.lockout" }) {
+		t.Fatal("no factor.lockout audit event")
+	}
+	if _, err := (&admin.Service{Store: idp.st, Now: idp.clock.Now}).ResetFactors(ctx, idp.user.ID, "test"); err != nil {
+		t.Fatal(err)
+	}
+	b = idp.browser()
+	if p := b.submitLogin(b.get(mfa.authCodeURL("s", "n", oauth2.GenerateVerifier())), testUser, testPassword); !isEnrolOffer(p) {
+		t.Fatalf("after the reset: %d", p.status)
+	}
 }

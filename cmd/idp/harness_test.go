@@ -69,7 +69,7 @@ type testIdP struct {
 	user   *store.User
 }
 
-func startIdP(t *testing.T, backend string) *testIdP {
+func startIdP(t *testing.T, backend string, tune ...func(*config.Config)) *testIdP {
 	t.Helper()
 	ctx := context.Background()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -78,6 +78,9 @@ func startIdP(t *testing.T, backend string) *testIdP {
 	}
 	issuer := "http://" + ln.Addr().String()
 	cfg := testConfig(t, testDSN(t, backend), issuer)
+	for _, f := range tune {
+		f(&cfg)
+	}
 	log := slog.New(slog.NewTextHandler(testLogOutput(), nil))
 	st, err := openStore(ctx, cfg, true, log)
 	if err != nil {
