@@ -31,6 +31,10 @@ type Enrollment struct {
 	CreatedAt time.Time
 }
 
+// PendingEnrollmentLifetime is how long an unconfirmed enrollment is kept
+// before DeleteExpired removes it.
+const PendingEnrollmentLifetime = 24 * time.Hour
+
 // Confirmed reports whether the enrollment may be used to authenticate.
 func (e *Enrollment) Confirmed() bool { return e.ConfirmedAt != nil }
 

@@ -45,7 +45,8 @@ type Maintenance interface {
 	MigrationsCurrent(ctx context.Context) (bool, error)
 	// DeleteExpired removes rows whose lifetime ended before now (auth
 	// requests, tokens, sessions, rate-limit windows, login flows,
-	// challenges, single-use marks). Called periodically.
+	// challenges, single-use marks) and enrollments left pending for longer
+	// than PendingEnrollmentLifetime. Called periodically.
 	DeleteExpired(ctx context.Context, now time.Time) (int64, error)
 	Close() error
 }

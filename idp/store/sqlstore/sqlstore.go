@@ -214,6 +214,13 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int64, error)
 			}
 			total += res.RowsAffected
 		}
+		// A set-up abandoned half way (QR shown, code never entered) is
+		// useless after a day: no login flow lives that long.
+		res := tx.Exec("DELETE FROM enrollments WHERE confirmed_at IS NULL AND created_at <= ?", micros(now.Add(-store.PendingEnrollmentLifetime)))
+		if res.Error != nil {
+			return res.Error
+		}
+		total += res.RowsAffected
 		return nil
 	})
 	if err != nil {

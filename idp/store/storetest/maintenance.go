@@ -83,4 +83,27 @@ func testMaintenance(t *testing.T, open Opener) {
 		check(t, err)
 		same(t, "second pass", n, int64(0))
 	})
+
+	t.Run("enrollments left pending for a day are removed, confirmed ones never", func(t *testing.T) {
+		s, ctx := open(t), t.Context()
+		now := t0.Add(10 * 24 * time.Hour)
+		uid := userReady(t, s, 901)
+		old := now.Add(-store.PendingEnrollmentLifetime - time.Minute)
+		confirmed := old
+		for _, e := range []store.Enrollment{
+			{ID: "pend-old", UserID: uid, Factor: "totp", CreatedAt: old},
+			{ID: "pend-new", UserID: uid, Factor: "totp", CreatedAt: now.Add(-time.Hour)},
+			{ID: "conf-old", UserID: uid, Factor: "totp", CreatedAt: old, ConfirmedAt: &confirmed},
+		} {
+			check(t, s.CreateEnrollment(ctx, &e))
+		}
+		_, err := s.DeleteExpired(ctx, now)
+		check(t, err)
+		_, err = s.EnrollmentByID(ctx, "pend-old")
+		wantErr(t, err, store.ErrNotFound)
+		for _, id := range []string{"pend-new", "conf-old"} {
+			_, err := s.EnrollmentByID(ctx, id)
+			check(t, err)
+		}
+	})
 }
