@@ -132,7 +132,7 @@ func printDemo(w io.Writer, cfg config.Config) {
   Demo user     %s / %s
 
   Try it        %s/authorize?%s
-  Step-up       %s/authorize?%s
+  With MFA      %s/authorize?%s
 
 `, cfg.Database.DSN, cfg.Issuer, cfg.Issuer, demoClientID, demoClientSecret, demoRedirectURI,
 		demoMFAClientID, demoMFAGraceDays, demoMFAClientSecret,
