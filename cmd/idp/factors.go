@@ -25,17 +25,7 @@ func userResetFactorsCmd(g *globals) *cobra.Command {
 		Use:   "reset-factors",
 		Short: "Remove a user's factors and sessions; their next login asks them to set up a factor again",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if username == "" {
-				return errors.New("--username is required")
-			}
-			return withStore(cmd, g, func(ctx context.Context, _ config.Config, st *sqlstore.Store) error {
-				u, err := st.UserByUsername(ctx, strings.ToLower(strings.TrimSpace(username)))
-				if errors.Is(err, store.ErrNotFound) {
-					return fmt.Errorf("no user %q", username)
-				}
-				if err != nil {
-					return err
-				}
+			return withUser(cmd, g, username, func(ctx context.Context, st *sqlstore.Store, u *store.User) error {
 				svc := &admin.Service{Store: st, Now: time.Now}
 				n, err := svc.ResetFactors(ctx, u.ID, "cli")
 				if err != nil {

@@ -202,17 +202,7 @@ func userSetDisabledCmd(g *globals, disable bool) *cobra.Command {
 		Use:   name,
 		Short: short,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if username == "" {
-				return errors.New("--username is required")
-			}
-			return withStore(cmd, g, func(ctx context.Context, _ config.Config, st *sqlstore.Store) error {
-				u, err := st.UserByUsername(ctx, strings.ToLower(strings.TrimSpace(username)))
-				if errors.Is(err, store.ErrNotFound) {
-					return fmt.Errorf("no user %q", username)
-				}
-				if err != nil {
-					return err
-				}
+			return withUser(cmd, g, username, func(ctx context.Context, st *sqlstore.Store, u *store.User) error {
 				now := time.Now()
 				if err := st.SetUserDisabled(ctx, u.ID, disable, now); err != nil {
 					return err
@@ -241,4 +231,21 @@ func userSetDisabledCmd(g *globals, disable bool) *cobra.Command {
 	addDatabaseFlag(c, g)
 	addJSONFlag(c, g)
 	return c
+}
+
+// withUser runs fn on the user named by --username.
+func withUser(cmd *cobra.Command, g *globals, username string, fn func(ctx context.Context, st *sqlstore.Store, u *store.User) error) error {
+	if username == "" {
+		return errors.New("--username is required")
+	}
+	return withStore(cmd, g, func(ctx context.Context, _ config.Config, st *sqlstore.Store) error {
+		u, err := st.UserByUsername(ctx, strings.ToLower(strings.TrimSpace(username)))
+		if errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("no user %q", username)
+		}
+		if err != nil {
+			return err
+		}
+		return fn(ctx, st, u)
+	})
 }
