@@ -26,12 +26,16 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
+	"github.com/pquerna/otp"
+	"github.com/pquerna/otp/totp"
 )
 
-// TestMultiNode runs two real idp processes on one PostgreSQL database and
-// checks what "any number of stateless nodes behind a load balancer" means:
-// the same key set on both, a login whose every step lands on another
-// node, a key rotation both pick up, and a clean exit on SIGTERM.
+// TestMultiNode runs three real idp processes on one PostgreSQL database
+// and checks what "any number of stateless nodes behind a load balancer"
+// means: the same key set on all, a login whose every step lands on
+// another node (password only, and password + TOTP with enrolment and
+// attempt counting spread over the nodes), a key rotation all pick up, and
+// a clean exit on SIGTERM.
 func TestMultiNode(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
@@ -78,23 +82,28 @@ func TestMultiNode(t *testing.T) {
 		clientID     = "portal"
 		clientSecret = "portal-secret-0123456789-abcdefghijklmnopqrstuvwxyz"
 		redirectURI  = "http://127.0.0.1:9/callback"
+		mfaClientID  = "portal-mfa"
 	)
 	cli(password+"\n", "user", "add", "--username", username, "--email", "patient@example.org", "--password-stdin")
 	cli(clientSecret+"\n", "client", "add", "--id", clientID, "--secret-stdin", "--redirect-uri", redirectURI)
+	cli(clientSecret+"\n", "client", "add", "--id", mfaClientID, "--secret-stdin", "--redirect-uri", redirectURI)
+	cli("", "client", "policy", "set", "--id", mfaClientID, "--min-acr", "substantial")
 
-	addrA, addrB := freeAddr(t), freeAddr(t)
+	addrA, addrB, addrC := freeAddr(t), freeAddr(t), freeAddr(t)
 	issuer := "http://" + addrA
 	// A first, then B: both would otherwise create the first keys at once.
 	a := startNode(t, bin, env, addrA, issuer)
 	a.waitReady(t)
 	b := startNode(t, bin, env, addrB, issuer)
+	c := startNode(t, bin, env, addrC, issuer)
 	b.waitReady(t)
-	urlA, urlB := "http://"+addrA, "http://"+addrB
+	c.waitReady(t)
+	urlA, urlB, urlC := "http://"+addrA, "http://"+addrB, "http://"+addrC
 
-	t.Run("both nodes publish the same key set", func(t *testing.T) {
-		ka, kb := kids(t, urlA), kids(t, urlB)
-		if len(ka) == 0 || !slices.Equal(ka, kb) {
-			t.Fatalf("JWKS differ: A %v, B %v", ka, kb)
+	t.Run("all nodes publish the same key set", func(t *testing.T) {
+		ka, kb, kc := kids(t, urlA), kids(t, urlB), kids(t, urlC)
+		if len(ka) == 0 || !slices.Equal(ka, kb) || !slices.Equal(ka, kc) {
+			t.Fatalf("JWKS differ: A %v, B %v, C %v", ka, kb, kc)
 		}
 	})
 
@@ -183,7 +192,7 @@ func TestMultiNode(t *testing.T) {
 		}
 	})
 
-	t.Run("a key rotation reaches both nodes within the cache period", func(t *testing.T) {
+	t.Run("a key rotation reaches every node within the cache period", func(t *testing.T) {
 		var rotated []struct {
 			Kid string `json:"kid"`
 		}
@@ -193,7 +202,7 @@ func TestMultiNode(t *testing.T) {
 		deadline := time.Now().Add(10 * time.Second)
 		for {
 			missing := []string{}
-			for _, node := range []string{urlA, urlB} {
+			for _, node := range []string{urlA, urlB, urlC} {
 				have := kids(t, node)
 				for _, k := range rotated {
 					if !slices.Contains(have, k.Kid) {
@@ -209,13 +218,17 @@ func TestMultiNode(t *testing.T) {
 			}
 			time.Sleep(200 * time.Millisecond)
 		}
-		if ka, kb := kids(t, urlA), kids(t, urlB); !slices.Equal(ka, kb) {
-			t.Errorf("after rotation JWKS differ: A %v, B %v", ka, kb)
+		if ka, kb, kc := kids(t, urlA), kids(t, urlB), kids(t, urlC); !slices.Equal(ka, kb) || !slices.Equal(ka, kc) {
+			t.Errorf("after rotation JWKS differ: A %v, B %v, C %v", ka, kb, kc)
 		}
 	})
 
-	t.Run("SIGTERM stops both nodes cleanly", func(t *testing.T) {
-		for _, n := range []*node{a, b} {
+	t.Run("a TOTP login hops over three nodes: enrolment, wrong codes counted across nodes, step-up", func(t *testing.T) {
+		threeNodeTOTP(t, []string{urlA, urlB, urlC}, issuer, mfaClientID, clientSecret, redirectURI, username, password)
+	})
+
+	t.Run("SIGTERM stops every node cleanly", func(t *testing.T) {
+		for _, n := range []*node{a, b, c} {
 			n.terminate(t, 10*time.Second)
 		}
 	})
@@ -442,4 +455,160 @@ func verifyJWT(t *testing.T, token string, set jose.JSONWebKeySet) map[string]an
 		t.Errorf("ID token expired: exp %v", claims["exp"])
 	}
 	return claims
+}
+
+// threeNodeTOTP drives logins of a client requiring LoA substantial, every
+// request on the next node: enrolment (password on one node, QR code on
+// another, activation on a third), then a login whose wrong TOTP codes land
+// on different nodes and still end the challenge after five.
+func threeNodeTOTP(t *testing.T, nodes []string, issuer, clientID, secret, redirectURI, username, password string) {
+	var turn int
+	next := func() string { turn++; return nodes[turn%len(nodes)] }
+	newBrowser := func() *http.Client {
+		jar, _ := cookiejar.New(nil)
+		return &http.Client{Jar: jar, Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	}
+	// step sends one request to the next node and follows nothing.
+	step := func(hc *http.Client, method, path string, form url.Values) (*http.Response, string) {
+		t.Helper()
+		return do(t, hc, method, next()+path, form)
+	}
+	// page GETs the flow page on the next node and wants 200.
+	page := func(hc *http.Client, flow string) string {
+		t.Helper()
+		res, body := step(hc, http.MethodGet, "/login?flow="+url.QueryEscape(flow), nil)
+		if res.StatusCode != http.StatusOK {
+			t.Fatalf("flow page: %d\n%s", res.StatusCode, body)
+		}
+		return body
+	}
+	post := func(hc *http.Client, path string, body string, form url.Values) (*http.Response, string) {
+		t.Helper()
+		form.Set("csrf", hiddenInput(t, body, "csrf"))
+		form.Set("flow", hiddenInput(t, body, "flow"))
+		return step(hc, http.MethodPost, path, form)
+	}
+	// finish follows the flow page to the code and redeems it on the next node.
+	finish := func(hc *http.Client, flow, verifier string) map[string]any {
+		t.Helper()
+		res, body := step(hc, http.MethodGet, "/login?flow="+url.QueryEscape(flow), nil)
+		loc, err := res.Location()
+		if err != nil {
+			t.Fatalf("flow page did not finish: %d\n%s", res.StatusCode, body)
+		}
+		res, _ = step(hc, http.MethodGet, loc.RequestURI(), nil)
+		loc, err = res.Location()
+		if err != nil || loc.Query().Get("code") == "" {
+			t.Fatalf("callback: %d %v", res.StatusCode, loc)
+		}
+		form := url.Values{"grant_type": {"authorization_code"}, "code": {loc.Query().Get("code")}, "redirect_uri": {redirectURI}, "code_verifier": {verifier}}
+		req, _ := http.NewRequest(http.MethodPost, next()+"/oauth/token", strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth(clientID, secret)
+		res, tokBody := doReq(t, hc, req)
+		var tok struct {
+			IDToken string `json:"id_token"`
+		}
+		if res.StatusCode != http.StatusOK || json.Unmarshal([]byte(tokBody), &tok) != nil {
+			t.Fatalf("token: %d %s", res.StatusCode, tokBody)
+		}
+		return verifyJWT(t, tok.IDToken, jwks(t, next()))
+	}
+	// start runs authorize and the password, and returns the flow id and
+	// the page after the password.
+	start := func(hc *http.Client) (flow, verifier, body string) {
+		t.Helper()
+		verifier = base64.RawURLEncoding.EncodeToString([]byte(strings.Repeat("v", 10) + rand.Text()))
+		sum := sha256.Sum256([]byte(verifier))
+		q := url.Values{
+			"client_id": {clientID}, "redirect_uri": {redirectURI}, "response_type": {"code"}, "scope": {"openid"},
+			"state": {"s"}, "nonce": {"n"}, "code_challenge": {base64.RawURLEncoding.EncodeToString(sum[:])}, "code_challenge_method": {"S256"},
+		}
+		res, _ := step(hc, http.MethodGet, "/authorize?"+q.Encode(), nil)
+		loc, err := res.Location()
+		if err != nil {
+			t.Fatalf("authorize: %d", res.StatusCode)
+		}
+		res, body = step(hc, http.MethodGet, loc.RequestURI(), nil)
+		if res.StatusCode != http.StatusOK {
+			t.Fatalf("login page: %d", res.StatusCode)
+		}
+		flow = hiddenInput(t, body, "flow")
+		if res, _ := post(hc, "/login", body, url.Values{"username": {username}, "password": {password}}); res.StatusCode != http.StatusSeeOther {
+			t.Fatalf("password: %d", res.StatusCode)
+		}
+		return flow, verifier, page(hc, flow)
+	}
+	code := func(key string, at time.Time) string {
+		c, err := totp.GenerateCodeCustom(key, at, totp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+
+	// Enrolment, one request per node.
+	hc := newBrowser()
+	flow, verifier, body := start(hc)
+	if res, _ := post(hc, "/login/enroll", body, url.Values{"op": {"begin"}, "factor": {"totp"}}); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("begin: %d", res.StatusCode)
+	}
+	body = page(hc, flow)
+	m := regexp.MustCompile(`secret=([A-Z2-7]+)`).FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("no TOTP key:\n%s", body)
+	}
+	key := m[1]
+	if res, b := post(hc, "/login/enroll", body, url.Values{"op": {"finish"}, "code": {code(key, time.Now())}}); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("activate: %d\n%s", res.StatusCode, b)
+	}
+	body = page(hc, flow) // the recovery codes
+	if res, _ := post(hc, "/login/enroll", body, url.Values{"op": {"finish"}, "saved": {"on"}}); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("recovery codes: %d", res.StatusCode)
+	}
+	claims := finish(hc, flow, verifier)
+	if claims["acr"] != "http://eidas.europa.eu/LoA/substantial" || claims["iss"] != issuer {
+		t.Fatalf("after enrolment: %v", claims)
+	}
+
+	// A new browser: five wrong codes on alternating nodes end the
+	// challenge (the counter is in the database), a retry starts a new one.
+	hc = newBrowser()
+	flow, verifier, body = start(hc)
+	right := code(key, time.Now().Add(30*time.Second)) // the next step: the activation's is used
+	wrong := "000000"
+	if wrong == right {
+		wrong = "111111"
+	}
+	for i := 1; i <= 5; i++ {
+		res, b := post(hc, "/login/factor", body, url.Values{"code": {wrong}})
+		want := http.StatusUnprocessableEntity
+		if i == 5 {
+			want = http.StatusSeeOther
+		}
+		if res.StatusCode != want {
+			t.Fatalf("wrong code %d: %d, want %d\n%s", i, res.StatusCode, want, b)
+		}
+		if i < 5 {
+			body = b
+		}
+	}
+	body = page(hc, flow)
+	if !strings.Contains(body, `value="retry"`) {
+		t.Fatalf("no retry after five wrong codes:\n%s", body)
+	}
+	if res, _ := post(hc, "/login/factor", body, url.Values{"op": {"retry"}}); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("retry: %d", res.StatusCode)
+	}
+	body = page(hc, flow)
+	if res, b := post(hc, "/login/factor", body, url.Values{"code": {right}}); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("right code: %d\n%s", res.StatusCode, b)
+	}
+	claims = finish(hc, flow, verifier)
+	if claims["acr"] != "http://eidas.europa.eu/LoA/substantial" {
+		t.Fatalf("after TOTP: %v", claims)
+	}
+	if amr := fmt.Sprint(claims["amr"]); !strings.Contains(amr, "otp") || !strings.Contains(amr, "pwd") {
+		t.Fatalf("amr %v", amr)
+	}
 }
