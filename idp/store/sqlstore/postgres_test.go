@@ -34,7 +34,13 @@ func postgresURL(t *testing.T) string {
 // search_path (pgx sends it as a runtime parameter) and drops it afterwards.
 func openPostgres(t *testing.T) store.Store {
 	t.Helper()
-	base := postgresURL(t)
+	return openPostgresAt(t, postgresURL(t))
+}
+
+// openPostgresAt is openPostgres on the server at base, for tests and
+// benchmarks alike.
+func openPostgresAt(t testing.TB, base string) store.Store {
+	t.Helper()
 	admin, err := sql.Open("pgx", base)
 	if err != nil {
 		t.Fatal(err)
