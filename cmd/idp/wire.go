@@ -136,9 +136,9 @@ func buildApp(ctx context.Context, cfg config.Config, st store.Store, log *slog.
 		Hasher:   hasher,
 		Throttle: security.NewThrottle(st, cfg.Throttle.AccountFailures, cfg.Throttle.IPFailures, cfg.Throttle.Window, now),
 		I18n:     bundle, Factors: registry, Table: table, DefaultPolicy: defPolicy,
+		FactorThrottle: security.NewThrottle(st, cfg.Factors.AccountFailures, 0, cfg.Factors.AccountFailureWindow, now),
 		Limits: web.FlowLimits{
-			MaxAttempts: cfg.Factors.MaxAttempts, AccountFailures: cfg.Factors.AccountFailures,
-			AccountFailureWindow: cfg.Factors.AccountFailureWindow, ChallengeLifetime: cfg.Factors.ChallengeLifetime,
+			MaxAttempts: cfg.Factors.MaxAttempts, ChallengeLifetime: cfg.Factors.ChallengeLifetime,
 			FlowLifetime: cfg.Factors.FlowLifetime,
 		},
 		Secure: secure, MaxBodyBytes: cfg.HTTP.MaxBodyBytes,

@@ -36,7 +36,7 @@ func (s *Service) ResetFactors(ctx context.Context, userID, actor string) (int64
 	if err != nil {
 		return 0, err
 	}
-	if err := s.Store.Reset(ctx, security.FactorFailureKey(userID)); err != nil {
+	if err := security.ForgetFailures(ctx, s.Store, security.ScopeFactor, userID); err != nil {
 		return n, err
 	}
 	err = s.Store.RecordAudit(ctx, &store.AuditEvent{

@@ -434,7 +434,7 @@ func (d *decider) runFactor(cands []plan) Decision {
 	}
 	ids := chooserOrder(cands, d.in.LastFactor)
 	if d.in.Flow != nil && slices.Contains(ids, d.in.Flow.Factor) {
-		return Decision{Step: StepFactor, Factor: d.in.Flow.Factor, Result: d.res, Target: target}
+		return Decision{Step: StepFactor, Factor: d.in.Flow.Factor, Factors: ids, Result: d.res, Target: target}
 	}
 	// Backup factors (recovery codes) do not make a choice: with one
 	// everyday factor the person goes straight to it and reaches the

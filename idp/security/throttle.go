@@ -20,7 +20,8 @@ type Throttle struct {
 }
 
 // NewThrottle returns a throttle allowing accountMax failures per account
-// name and ipMax per IP within window.
+// name and ipMax per IP within window. ipMax 0 counts no IP (the factor
+// budget is per person only).
 func NewThrottle(st store.RateLimits, accountMax, ipMax int, window time.Duration, now func() time.Time) *Throttle {
 	return &Throttle{st: st, accountMax: accountMax, ipMax: ipMax, window: window, now: now}
 }
@@ -35,26 +36,41 @@ func (t *Throttle) Blocked(ctx context.Context, scope, account, ip string) (bool
 	if err != nil || n >= t.accountMax {
 		return err == nil, err
 	}
+	if t.ipMax <= 0 {
+		return false, nil
+	}
 	n, err = t.st.Count(ctx, ipKey(scope, ip), t.window, now)
 	return err == nil && n >= t.ipMax, err
 }
 
-// Fail counts one failure against both counters.
-func (t *Throttle) Fail(ctx context.Context, scope, account, ip string) error {
+// Fail counts one failure against both counters and reports whether this
+// failure is the one that reached the account's limit (to audit a lockout
+// once).
+func (t *Throttle) Fail(ctx context.Context, scope, account, ip string) (lockedNow bool, err error) {
 	now := t.now()
-	if _, err := t.st.Hit(ctx, accountKey(scope, account), t.window, now); err != nil {
-		return err
+	n, err := t.st.Hit(ctx, accountKey(scope, account), t.window, now)
+	if err != nil {
+		return false, err
 	}
-	_, err := t.st.Hit(ctx, ipKey(scope, ip), t.window, now)
-	return err
+	if t.ipMax > 0 {
+		if _, err := t.st.Hit(ctx, ipKey(scope, ip), t.window, now); err != nil {
+			return false, err
+		}
+	}
+	return n == t.accountMax, nil
 }
 
 // Succeed forgets the account's failures (NIST: consecutive failures).
 func (t *Throttle) Succeed(ctx context.Context, scope, account string) error {
-	return t.st.Reset(ctx, accountKey(scope, account))
+	return ForgetFailures(ctx, t.st, scope, account)
 }
 
-// FactorFailureKey is the rate-limit key counting a person's consecutive
-// wrong factor answers (NIST SP 800-63B: at most 100 before the factor
-// locks); a success or an admin reset clears it.
-func FactorFailureKey(userID string) string { return "factor:account:" + userID }
+// ForgetFailures clears an account's failures in scope without a Throttle
+// at hand: an admin reset lifts a lockout.
+func ForgetFailures(ctx context.Context, st store.RateLimits, scope, account string) error {
+	return st.Reset(ctx, accountKey(scope, account))
+}
+
+// ScopeFactor is the throttle scope of wrong factor answers, counted per
+// person (user id): NIST SP 800-63B allows at most 100 consecutive ones.
+const ScopeFactor = "factor"

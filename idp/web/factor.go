@@ -19,6 +19,21 @@ import (
 	"github.com/eu-health-idp/idp/idp/store"
 )
 
+// loadActive loads the flow of a POST made after the credentials. A nil
+// state with a nil error means the response is written: an error page, or
+// back to the flow's page when the credentials are not (or no longer)
+// proved by this browser's session.
+func (h *loginHandler) loadActive(c echo.Context) (*loginState, error) {
+	st, err := h.loadFlow(c, flowParam(c))
+	if err != nil {
+		return nil, h.loadFailed(c, st, err)
+	}
+	if st.user == nil || st.sess == nil || st.sess.UserID != st.user.ID {
+		return nil, seeFlow(c, st.flow.ID)
+	}
+	return st, nil
+}
+
 // liveChallenge returns the flow's challenge if it can still be answered,
 // and whether it ended by running out of attempts.
 func (h *loginHandler) liveChallenge(c echo.Context, st *loginState) (ch *store.Challenge, exhausted bool, err error) {
@@ -72,7 +87,7 @@ func (h *loginHandler) showFactor(c echo.Context, st *loginState, d flow.Decisio
 		return err
 	}
 	data := st.pageData(page)
-	data["Another"] = h.hasOtherMethods(st)
+	data["Another"] = len(d.Factors) > 1
 	data["FactorNameID"] = f.ID() + ".name"
 	if exhausted {
 		return c.Render(http.StatusOK, "flow_exhausted", data)
@@ -115,14 +130,11 @@ func (h *loginHandler) showFactor(c echo.Context, st *loginState, d flow.Decisio
 // answer is POST /login/factor: check the answer to the live challenge.
 // op=retry starts a new challenge after one ran out of attempts.
 func (h *loginHandler) answer(c echo.Context) error {
-	st, err := h.loadFlow(c, flowParam(c))
-	if err != nil {
-		return h.loadFailed(c, st, err)
+	st, err := h.loadActive(c)
+	if st == nil || err != nil {
+		return err
 	}
 	ctx := c.Request().Context()
-	if st.user == nil || st.sess == nil || st.sess.UserID != st.user.ID {
-		return seeFlow(c, st.flow.ID)
-	}
 	d := h.decide(st, "")
 	if d.Step != flow.StepFactor || d.Factor != st.flow.Factor {
 		// Already proved (a double submit), or the flow moved on.
@@ -194,7 +206,7 @@ func (h *loginHandler) answer(c echo.Context) error {
 		}
 		return err
 	}
-	if err := h.s.Store.Reset(ctx, accountKey(st.user.ID)); err != nil {
+	if err := h.forgetFailures(ctx, st.user.ID); err != nil {
 		return err
 	}
 	if err := h.addProof(c, st, res.Proof); err != nil {
@@ -308,16 +320,13 @@ func (h *loginHandler) mayBeginEnroll(st *loginState, d flow.Decision, factor st
 }
 
 // enroll is POST /login/enroll: op=begin (factor=...), op=finish (the
-// factor's form), op=skip (within the grace period), op=cancel.
+// factor's form), op=skip (within the grace period).
 func (h *loginHandler) enroll(c echo.Context) error {
-	st, err := h.loadFlow(c, flowParam(c))
-	if err != nil {
-		return h.loadFailed(c, st, err)
+	st, err := h.loadActive(c)
+	if st == nil || err != nil {
+		return err
 	}
 	ctx := c.Request().Context()
-	if st.user == nil || st.sess == nil || st.sess.UserID != st.user.ID {
-		return seeFlow(c, st.flow.ID)
-	}
 	d := h.decide(st, "")
 	switch c.FormValue("op") {
 	case "begin":
@@ -342,19 +351,6 @@ func (h *loginHandler) enroll(c echo.Context) error {
 		}
 		if saved {
 			h.s.audit(c, st.user.ID, st.req.ClientID, "enrol.skipped", map[string]string{"days_left": strconv.Itoa(d.DaysLeft)})
-		}
-		return seeFlow(c, st.flow.ID)
-	case "cancel":
-		if st.flow.EnrollmentID != "" {
-			if _, e, err := h.pendingEnrollment(c, st); err == nil && e != nil {
-				if err := h.s.Store.DeleteEnrollment(ctx, e.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
-					return err
-				}
-			}
-		}
-		st.flow.Enrolling, st.flow.EnrollmentID = "", ""
-		if _, err := h.saveFlow(ctx, st); err != nil {
-			return err
 		}
 		return seeFlow(c, st.flow.ID)
 	}
@@ -438,7 +434,7 @@ func (h *loginHandler) finishEnroll(c echo.Context, st *loginState) error {
 	}
 	h.s.audit(c, st.user.ID, st.req.ClientID, "factor.enrolled", map[string]string{"factor": f.ID()})
 	if proof.Factor != "" {
-		if err := h.s.Store.Reset(ctx, accountKey(st.user.ID)); err != nil {
+		if err := h.forgetFailures(ctx, st.user.ID); err != nil {
 			return err
 		}
 		if err := h.addProof(c, st, proof); err != nil {

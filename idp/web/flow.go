@@ -13,7 +13,6 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -35,32 +34,13 @@ const bindingCookie = "idp_login"
 // maxFlowIDLen bounds the flow id we look up.
 const maxFlowIDLen = 64
 
-// FlowLimits are the attempt limits and lifetimes of the login.
+// FlowLimits are the attempt limit and lifetimes of the login (config
+// "factors.*", validated there). The per-person budget of wrong answers is
+// Deps.FactorThrottle.
 type FlowLimits struct {
-	MaxAttempts          int           // wrong answers per challenge
-	AccountFailures      int           // consecutive wrong answers per account
-	AccountFailureWindow time.Duration // how long those are remembered
-	ChallengeLifetime    time.Duration
-	FlowLifetime         time.Duration
-}
-
-func (l FlowLimits) withDefaults() FlowLimits {
-	if l.MaxAttempts <= 0 {
-		l.MaxAttempts = 5
-	}
-	if l.AccountFailures <= 0 {
-		l.AccountFailures = 100
-	}
-	if l.AccountFailureWindow <= 0 {
-		l.AccountFailureWindow = 30 * 24 * time.Hour
-	}
-	if l.ChallengeLifetime <= 0 {
-		l.ChallengeLifetime = 10 * time.Minute
-	}
-	if l.FlowLifetime <= 0 {
-		l.FlowLifetime = 30 * time.Minute
-	}
-	return l
+	MaxAttempts       int // wrong answers per challenge
+	ChallengeLifetime time.Duration
+	FlowLifetime      time.Duration
 }
 
 // loginState is everything one request of the login looks at.
@@ -218,15 +198,12 @@ func (h *loginHandler) decide(st *loginState, factor string) flow.Decision {
 	if factor == "-" {
 		f.Factor = ""
 	}
-	sess := st.sess
-	if st.user == nil || (sess != nil && sess.UserID != st.user.ID) {
-		// Credentials were not proved in this flow by the session's owner.
-		if st.user == nil {
-			f.UserID = ""
-		}
+	if st.user == nil {
+		// The flow's user is gone or disabled: nobody has proved anything.
+		f.UserID = ""
 	}
 	in := flow.Input{
-		Request: st.req, Require: st.need, Session: sess, Flow: &f,
+		Request: st.req, Require: st.need, Session: st.sess, Flow: &f,
 		Options: h.options(st), Table: h.s.Table, Now: h.s.Now(),
 	}
 	if st.user != nil {
@@ -388,24 +365,14 @@ func (h *loginHandler) chooserData(st *loginState, ids []string) map[string]any 
 	return map[string]any{"Choices": list}
 }
 
-// hasOtherMethods reports whether the chooser would offer more than one
-// method, for the "use another method" link.
-func (h *loginHandler) hasOtherMethods(st *loginState) bool {
-	d := h.decide(st, "-")
-	return (d.Step == flow.StepChooseFactor || d.Step == flow.StepFactor) && len(d.Factors) > 1
-}
-
 // choose is GET /login/choose (the "use another method" link: forget the
 // chosen factor and show the chooser) and POST /login/choose (pick one).
 func (h *loginHandler) choose(c echo.Context) error {
-	st, err := h.loadFlow(c, flowParam(c))
-	if err != nil {
-		return h.loadFailed(c, st, err)
+	st, err := h.loadActive(c)
+	if st == nil || err != nil {
+		return err
 	}
 	ctx := c.Request().Context()
-	if st.user == nil {
-		return seeFlow(c, st.flow.ID)
-	}
 	d := h.decide(st, "-")
 	if d.Step != flow.StepChooseFactor && d.Step != flow.StepFactor {
 		return seeFlow(c, st.flow.ID)
@@ -455,14 +422,10 @@ func (h *loginHandler) addProof(c echo.Context, st *loginState, p store.Proof) e
 	return nil
 }
 
-// accountKey is the rate-limit key of a person's consecutive wrong factor
-// answers.
-func accountKey(userID string) string { return security.FactorFailureKey(userID) }
-
-// accountLocked reports whether the person's factor budget is used up.
+// accountLocked reports whether the person's budget of wrong factor
+// answers is used up.
 func (h *loginHandler) accountLocked(ctx context.Context, userID string) (bool, error) {
-	n, err := h.s.Store.Count(ctx, accountKey(userID), h.s.Limits.AccountFailureWindow, h.s.Now())
-	return n >= h.s.Limits.AccountFailures, err
+	return h.s.FactorThrottle.Blocked(ctx, security.ScopeFactor, userID, "")
 }
 
 // lockedPage tells the person their factor login is locked.
@@ -470,19 +433,23 @@ func (h *loginHandler) lockedPage(c echo.Context, st *loginState) error {
 	return c.Render(http.StatusTooManyRequests, "flow_locked", st.pageData(nil))
 }
 
-// countFailure counts a wrong answer against the account and reports
-// whether the budget is now used up (audited once, when it happens).
+// countFailure counts a wrong answer against the person and reports
+// whether it used up the budget (audited once, when it happens).
 func (h *loginHandler) countFailure(c echo.Context, st *loginState, factor string) (bool, error) {
-	ctx := c.Request().Context()
-	n, err := h.s.Store.Hit(ctx, accountKey(st.user.ID), h.s.Limits.AccountFailureWindow, h.s.Now())
+	lockedNow, err := h.s.FactorThrottle.Fail(c.Request().Context(), security.ScopeFactor, st.user.ID, "")
 	if err != nil {
 		return false, err
 	}
 	h.s.audit(c, st.user.ID, st.req.ClientID, "factor.failure", map[string]string{"factor": factor})
-	if n == h.s.Limits.AccountFailures {
+	if lockedNow {
 		h.s.audit(c, st.user.ID, st.req.ClientID, "factor.lockout", map[string]string{"factor": factor})
 	}
-	return n >= h.s.Limits.AccountFailures, nil
+	return lockedNow, nil
+}
+
+// forgetFailures resets the budget after a success.
+func (h *loginHandler) forgetFailures(ctx context.Context, userID string) error {
+	return h.s.FactorThrottle.Succeed(ctx, security.ScopeFactor, userID)
 }
 
 // formInput is the submitted form, minus the engine's own fields.
@@ -522,5 +489,3 @@ func lang(c echo.Context) string {
 	}
 	return "en"
 }
-
-func trimmed(s string) string { return strings.TrimSpace(s) }

@@ -104,7 +104,7 @@ func (h *loginHandler) submit(c echo.Context) error {
 		return err
 	}
 	if !ok {
-		if err := h.s.Throttle.Fail(ctx, throttleScope, username, ip); err != nil {
+		if _, err := h.s.Throttle.Fail(ctx, throttleScope, username, ip); err != nil {
 			return err
 		}
 		uid := ""

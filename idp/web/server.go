@@ -30,7 +30,8 @@ type Deps struct {
 	Provider       *oidcop.Provider
 	Sessions       *session.Manager
 	Hasher         *security.PasswordHasher
-	Throttle       *security.Throttle
+	Throttle       *security.Throttle // password attempts
+	FactorThrottle *security.Throttle // wrong factor answers per person
 	I18n           *i18n.Bundle
 	Factors        *factors.Registry
 	Table          assurance.Table    // the acr table
@@ -63,7 +64,6 @@ func New(d Deps) (*Server, error) {
 	if d.Registry == nil {
 		d.Registry = prometheus.NewRegistry()
 	}
-	d.Limits = d.Limits.withDefaults()
 	s := &Server{Deps: d, e: echo.New(), log: d.Logger}
 	r, err := NewRenderer(d.I18n)
 	if err != nil {
