@@ -12,6 +12,7 @@ import (
 	"github.com/eu-health-idp/idp/config"
 	"github.com/eu-health-idp/idp/factors/builtin"
 	"github.com/eu-health-idp/idp/idp/admin"
+	"github.com/eu-health-idp/idp/idp/assurance"
 	"github.com/eu-health-idp/idp/idp/policy"
 	"github.com/eu-health-idp/idp/idp/store"
 	"github.com/eu-health-idp/idp/idp/store/sqlstore"
@@ -80,29 +81,25 @@ func clientPolicyCmd(g *globals) *cobra.Command {
 }
 
 // loadPolicy returns the client's policy, or the configured default.
-func loadPolicy(ctx context.Context, cfg config.Config, st *sqlstore.Store, clientID string) (store.ClientPolicy, bool, error) {
-	if _, err := st.ClientByID(ctx, clientID); errors.Is(err, store.ErrNotFound) {
-		return store.ClientPolicy{}, false, fmt.Errorf("no client %q", clientID)
-	} else if err != nil {
-		return store.ClientPolicy{}, false, err
+func loadPolicy(ctx context.Context, cfg config.Config, st *sqlstore.Store, clientID string) (p store.ClientPolicy, isDefault bool, table assurance.Table, err error) {
+	if table, err = cfg.AssuranceTable(); err != nil {
+		return p, false, table, err
 	}
-	p, err := st.ClientPolicy(ctx, clientID)
+	if _, err := st.ClientByID(ctx, clientID); errors.Is(err, store.ErrNotFound) {
+		return p, false, table, fmt.Errorf("no client %q", clientID)
+	} else if err != nil {
+		return p, false, table, err
+	}
+	stored, err := st.ClientPolicy(ctx, clientID)
 	if errors.Is(err, store.ErrNotFound) {
-		table, err := cfg.AssuranceTable()
-		if err != nil {
-			return store.ClientPolicy{}, false, err
-		}
 		def, _, err := cfg.Policies(table)
-		if err != nil {
-			return store.ClientPolicy{}, false, err
-		}
 		def.ClientID = clientID
-		return def, true, nil
+		return def, true, table, err
 	}
 	if err != nil {
-		return store.ClientPolicy{}, false, err
+		return p, false, table, err
 	}
-	return *p, false, nil
+	return *stored, false, table, nil
 }
 
 func printPolicy(cmd *cobra.Command, g *globals, p store.ClientPolicy, isDefault bool) error {
@@ -150,7 +147,7 @@ func clientPolicyShowCmd(g *globals) *cobra.Command {
 				return errors.New("--id is required")
 			}
 			return withStore(cmd, g, func(ctx context.Context, cfg config.Config, st *sqlstore.Store) error {
-				p, isDefault, err := loadPolicy(ctx, cfg, st, id)
+				p, isDefault, _, err := loadPolicy(ctx, cfg, st, id)
 				if err != nil {
 					return err
 				}
@@ -184,11 +181,7 @@ func clientPolicySetCmd(g *globals) *cobra.Command {
 				return errors.New("--id is required")
 			}
 			return withStore(cmd, g, func(ctx context.Context, cfg config.Config, st *sqlstore.Store) error {
-				table, err := cfg.AssuranceTable()
-				if err != nil {
-					return err
-				}
-				p, _, err := loadPolicy(ctx, cfg, st, id)
+				p, _, table, err := loadPolicy(ctx, cfg, st, id)
 				if err != nil {
 					return err
 				}
