@@ -135,6 +135,13 @@ func (b *browser) enrolTOTP(p page) (secret string, codes []string, last page) {
 	return secret, codes, last
 }
 
+// password starts a login at r and submits the test user's password,
+// returning the page that follows (the verifier is not kept).
+func (b *browser) password(r *rp) page {
+	b.t.Helper()
+	return b.submitLogin(b.get(r.authCodeURL("s", "n", oauth2.GenerateVerifier())), testUser, testPassword)
+}
+
 // answer posts code on the factor page p.
 func (b *browser) answer(p page, code string) page {
 	b.t.Helper()
@@ -295,7 +302,7 @@ func factorChain(t *testing.T, backend string) {
 		idp.nextStep()
 		use := func(code string) page {
 			b := idp.browser()
-			p := b.submitLogin(b.get(mfa.authCodeURL("s", "n", oauth2.GenerateVerifier())), testUser, testPassword)
+			p := b.password(mfa)
 			if !isFactorPage(p) {
 				t.Fatalf("no factor page: %d\n%s", p.status, p.body)
 			}
@@ -319,7 +326,7 @@ func factorChain(t *testing.T, backend string) {
 			browsers, pages := make([]*browser, 2), make([]page, 2)
 			for i := range browsers {
 				browsers[i] = idp.browser()
-				pages[i] = browsers[i].submitLogin(browsers[i].get(mfa.authCodeURL("s", "n", oauth2.GenerateVerifier())), testUser, testPassword)
+				pages[i] = browsers[i].password(mfa)
 				if !isFactorPage(pages[i]) {
 					t.Fatalf("no factor page: %d", pages[i].status)
 				}
@@ -435,14 +442,14 @@ func factorBadInput(t *testing.T, backend string) {
 	mfa := idp.rp(clientMFA, rpSecret)
 
 	b := idp.browser()
-	p := b.submitLogin(b.get(mfa.authCodeURL("s", "n", oauth2.GenerateVerifier())), testUser, testPassword)
+	p := b.password(mfa)
 	secret, _, _ := b.enrolTOTP(p)
 
 	// factorPage logs in on a new browser up to the TOTP page.
 	factorPage := func() (*browser, page, *store.LoginFlow) {
 		idp.nextStep()
 		b := idp.browser()
-		p := b.submitLogin(b.get(mfa.authCodeURL("s", "n", oauth2.GenerateVerifier())), testUser, testPassword)
+		p := b.password(mfa)
 		if !isFactorPage(p) {
 			t.Fatalf("no factor page: %d\n%s", p.status, p.body)
 		}
@@ -563,12 +570,12 @@ func TestFactorAccountLockout(t *testing.T) {
 	ctx := context.Background()
 	mfa := idp.rp(clientMFA, rpSecret)
 	b := idp.browser()
-	secret, _, _ := b.enrolTOTP(b.submitLogin(b.get(mfa.authCodeURL("s", "n", oauth2.GenerateVerifier())), testUser, testPassword))
+	secret, _, _ := b.enrolTOTP(b.password(mfa))
 
 	wrong := func() page {
 		idp.nextStep()
 		b := idp.browser()
-		p := b.submitLogin(b.get(mfa.authCodeURL("s", "n", oauth2.GenerateVerifier())), testUser, testPassword)
+		p := b.password(mfa)
 		if !isFactorPage(p) {
 			return p
 		}
@@ -586,7 +593,7 @@ func TestFactorAccountLockout(t *testing.T) {
 	// Locked: even the right code on a new login gets the locked page.
 	idp.nextStep()
 	b = idp.browser()
-	p := b.submitLogin(b.get(mfa.authCodeURL("s", "n", oauth2.GenerateVerifier())), testUser, testPassword)
+	p := b.password(mfa)
 	if p.status != http.StatusTooManyRequests {
 		t.Fatalf("locked account: %d", p.status)
 	}
@@ -598,7 +605,7 @@ func TestFactorAccountLockout(t *testing.T) {
 		t.Fatal(err)
 	}
 	b = idp.browser()
-	if p := b.submitLogin(b.get(mfa.authCodeURL("s", "n", oauth2.GenerateVerifier())), testUser, testPassword); !isEnrolOffer(p) {
+	if p := b.password(mfa); !isEnrolOffer(p) {
 		t.Fatalf("after the reset: %d", p.status)
 	}
 }

@@ -51,4 +51,3 @@ func TestPolicySeeding(t *testing.T) {
 		t.Fatalf("a restart overwrote the admin's edit: grace days %d", p.GraceDays)
 	}
 }
-
