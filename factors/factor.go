@@ -14,6 +14,9 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/eu-health-idp/idp/idp/i18n"
+	"github.com/eu-health-idp/idp/idp/notify"
+	"github.com/eu-health-idp/idp/idp/phone"
 	"github.com/eu-health-idp/idp/idp/security"
 	"github.com/eu-health-idp/idp/idp/store"
 )
@@ -77,7 +80,22 @@ type Attempt struct {
 	Enrollments []store.Enrollment
 	// Lang is the BCP 47 tag of the page, for anything the factor sends.
 	Lang string
-	Now  time.Time
+	// IP is the client address of the person, for send limits.
+	IP  string
+	Now time.Time
+}
+
+// EnrollAttempt is one set-up of a factor within a login flow.
+type EnrollAttempt struct {
+	FlowID string
+	User   *store.User
+	// Enrollment is the pending enrollment being set up: nil in
+	// BeginEnroll, the stored row (as BeginEnroll or the last
+	// FinishEnroll step left it) afterwards.
+	Enrollment *store.Enrollment
+	Lang       string // BCP 47 tag of the page
+	IP         string // client address, for send limits
+	Now        time.Time
 }
 
 // Result is what a successful Check proved.
@@ -110,17 +128,76 @@ type Factor interface {
 // Enroller is a factor a person can set up during login or later.
 type Enroller interface {
 	Factor
-	// BeginEnroll creates a pending enrollment for u (a new TOTP seed, a
-	// fresh set of recovery codes) and stores it.
-	BeginEnroll(ctx context.Context, u *store.User, now time.Time) (*store.Enrollment, error)
-	// EnrollPrompt returns the page of the pending enrollment e (QR code,
-	// codes to write down); it may be called again on reload.
-	EnrollPrompt(ctx context.Context, u *store.User, e *store.Enrollment) (Prompt, error)
+	// BeginEnroll creates a pending enrollment for a.User (a new TOTP
+	// seed, a fresh set of recovery codes, an empty address) and stores it.
+	BeginEnroll(ctx context.Context, a EnrollAttempt) (*store.Enrollment, error)
+	// EnrollPrompt returns the page of the pending enrollment a.Enrollment
+	// (QR code, codes to write down, the address form or the code sent to
+	// it); it may be called again on reload.
+	EnrollPrompt(ctx context.Context, a EnrollAttempt) (Prompt, error)
 	// FinishEnroll checks in (an activation code, a device name), confirms
-	// e, and returns the proof it makes: entering a TOTP code proves the
-	// factor; a zero Proof (Factor "") when it proves nothing. Errors as in
-	// Check.
-	FinishEnroll(ctx context.Context, u *store.User, e *store.Enrollment, in Input, now time.Time) (store.Proof, error)
+	// the enrollment, and returns the proof it makes: entering a TOTP code
+	// proves the factor; a zero Proof (Factor "") when it proves nothing.
+	// A set-up of several steps (enter an address, then the code sent to
+	// it) stores the step's outcome in the enrollment and returns
+	// ErrEnrollContinues. Errors as in Check.
+	FinishEnroll(ctx context.Context, a EnrollAttempt, in Input) (store.Proof, error)
+}
+
+// ErrEnrollContinues is returned by FinishEnroll for a step that was
+// accepted but does not finish the set-up (a code was sent to the address
+// just entered): the engine shows EnrollPrompt again.
+var ErrEnrollContinues = errors.New("factors: enrolment continues")
+
+// Resender is a factor whose challenge can be sent again: a new code, a
+// new call, or the same to another of the person's numbers.
+type Resender interface {
+	Factor
+	// Resend sends a new code for a.Challenge (the old one stops working)
+	// to the enrollment named by the form field "to", or to the one
+	// challenged so far when it is empty. It refuses with a Malformed
+	// *Error (never counted) while the cooldown runs, past the hourly cap,
+	// or for a destination that is not the person's; a *notify.LimitError
+	// becomes such an *Error too.
+	Resend(ctx context.Context, a Attempt, in Input) error
+}
+
+// Status is how far a challenge answered elsewhere (a keypad, later a
+// push on another device) has come.
+type Status string
+
+// The statuses a Poller reports.
+const (
+	// Pending: nothing answered yet; ask again.
+	Pending Status = "pending"
+	// Answered: the answer is in; posting the factor form finishes.
+	Answered Status = "answered"
+	// Failed: the last answer was wrong, or the call ended unanswered;
+	// the page shows why and offers another try.
+	Failed Status = "failed"
+)
+
+// Poller is a factor whose answer does not come through its page. The page
+// asks GET /login/factor/status until the status is Answered, then posts
+// its form, and Check turns the recorded answer into the proof. Without
+// JavaScript the person presses "I entered it", which posts the same form.
+type Poller interface {
+	Factor
+	Status(ctx context.Context, a Attempt) (Status, error)
+}
+
+// Keypad is a factor answered on a telephone keypad during a call it
+// placed. The voice transport's callback (or the dev outbox keypad) hands
+// it the digits with the call's reference, which starts with the factor id
+// and a dot ("voice.<...>"), so the engine can route it.
+type Keypad interface {
+	Factor
+	// Keypress records digits typed during the call ref, once per call.
+	// A wrong entry is counted against the challenge by the factor itself.
+	// It returns the sentence to say before hanging up, in the language
+	// the call was placed in; an unknown or finished call is
+	// store.ErrNotFound (the caller hears a generic goodbye).
+	Keypress(ctx context.Context, ref, digits string, now time.Time) (notify.Reply, error)
 }
 
 // ErrorKind classifies a factor's answer error.
@@ -172,6 +249,41 @@ type Deps struct {
 	Codes *security.SecretHasher
 	// Issuer is the name authenticator apps show for the account.
 	Issuer string
+	// Notify sends codes and places calls. Nil when no delivery is
+	// configured: factors that need it refuse to start.
+	Notify notify.Sender
+	// Messages localizes what factors send (mail, SMS, spoken text).
+	Messages *i18n.Bundle
+	// Phones parses numbers with the default and allowed countries.
+	Phones *phone.Policy
+	// Email, SMS and Voice are the settings of the factors that send.
+	Email CodeSettings
+	SMS   CodeSettings
+	Voice VoiceSettings
+}
+
+// CodeSettings configure a factor that sends a code.
+type CodeSettings struct {
+	// Lifetime of a code from when it was sent (email 10 min, SMS 5 min).
+	Lifetime time.Duration
+	// ResendCooldown is how long the person waits before "send again".
+	ResendCooldown time.Duration
+	// SendsPerHour caps the codes sent for one challenge or set-up.
+	SendsPerHour int
+	// Digits is the length of the code (6).
+	Digits int
+}
+
+// VoiceSettings configure the voice-call factor.
+type VoiceSettings struct {
+	// Digits shown on screen and typed on the keypad (default 2, at
+	// least 1).
+	Digits int
+	// CallsPer10Min caps the calls placed for one challenge or set-up.
+	CallsPer10Min int
+	// CallTimeout is how long the page waits for the keypad entry before
+	// it offers to call again.
+	CallTimeout time.Duration
 }
 
 // Constructor builds a factor from its dependencies.

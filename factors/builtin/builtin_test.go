@@ -68,11 +68,11 @@ func prompts(t *testing.T) []page {
 		}
 		out = append(out, page{f.ID() + " challenge", p})
 		enr := f.(factors.Enroller)
-		e, err := enr.BeginEnroll(ctx, u, now)
+		e, err := enr.BeginEnroll(ctx, factors.EnrollAttempt{User: u, Now: now})
 		if err != nil {
 			t.Fatalf("%s BeginEnroll: %v", f.ID(), err)
 		}
-		p, err = enr.EnrollPrompt(ctx, u, e)
+		p, err = enr.EnrollPrompt(ctx, factors.EnrollAttempt{User: u, Enrollment: e})
 		if err != nil {
 			t.Fatalf("%s EnrollPrompt: %v", f.ID(), err)
 		}
@@ -81,10 +81,10 @@ func prompts(t *testing.T) []page {
 	// The recovery notice, with many and with few codes left.
 	f, _ := r.Get("recovery")
 	enr := f.(factors.Enroller)
-	e, _ := enr.BeginEnroll(ctx, u, now)
-	p, _ := enr.EnrollPrompt(ctx, u, e)
+	e, _ := enr.BeginEnroll(ctx, factors.EnrollAttempt{User: u, Now: now})
+	p, _ := enr.EnrollPrompt(ctx, factors.EnrollAttempt{User: u, Enrollment: e})
 	codes := p.Data["Codes"].([]string)
-	if _, err := enr.FinishEnroll(ctx, u, e, factors.Input{Form: url.Values{"saved": {"on"}}}, now); err != nil {
+	if _, err := enr.FinishEnroll(ctx, factors.EnrollAttempt{User: u, Enrollment: e, Now: now}, factors.Input{Form: url.Values{"saved": {"on"}}}); err != nil {
 		t.Fatalf("recovery FinishEnroll: %v", err)
 	}
 	for i, c := range codes {

@@ -188,8 +188,8 @@ func (m *Memory) ChallengeByID(_ context.Context, id string, now time.Time) (*st
 }
 
 // UpdateChallengeData replaces CodeHash and Data of a live, unconsumed
-// challenge.
-func (m *Memory) UpdateChallengeData(_ context.Context, id, codeHash, data string, now time.Time) error {
+// challenge whose Data is still oldData.
+func (m *Memory) UpdateChallengeData(_ context.Context, id, oldData, codeHash, data string, now time.Time) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	c, ok := m.challenges[id]
@@ -198,6 +198,9 @@ func (m *Memory) UpdateChallengeData(_ context.Context, id, codeHash, data strin
 	}
 	if c.ConsumedAt != nil {
 		return fmt.Errorf("challenge %s: %w", id, store.ErrConsumed)
+	}
+	if c.Data != oldData {
+		return fmt.Errorf("challenge %s: %w", id, store.ErrConflict)
 	}
 	c.CodeHash, c.Data = codeHash, data
 	m.challenges[id] = c

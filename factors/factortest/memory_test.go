@@ -88,7 +88,10 @@ func TestMemoryChallenges(t *testing.T) {
 	if n, err := m.FailChallenge(ctx, "c1", Start); err != nil || n != 1 {
 		t.Fatalf("fail: %d, %v", n, err)
 	}
-	if err := m.UpdateChallengeData(ctx, "c1", "h", "{}", Start); err != nil {
+	if err := m.UpdateChallengeData(ctx, "c1", "stale", "h", "{}", Start); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("update from stale data: %v", err)
+	}
+	if err := m.UpdateChallengeData(ctx, "c1", c.Data, "h", "{}", Start); err != nil {
 		t.Fatal(err)
 	}
 	t.Run("an expired challenge is not found", func(t *testing.T) {
@@ -123,7 +126,7 @@ func TestMemoryChallenges(t *testing.T) {
 		if _, err := m.FailChallenge(ctx, "c1", Start); !errors.Is(err, store.ErrConsumed) {
 			t.Errorf("fail: %v", err)
 		}
-		if err := m.UpdateChallengeData(ctx, "c1", "h2", "", Start); !errors.Is(err, store.ErrConsumed) {
+		if err := m.UpdateChallengeData(ctx, "c1", "{}", "h2", "", Start); !errors.Is(err, store.ErrConsumed) {
 			t.Errorf("update: %v", err)
 		}
 	})

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/eu-health-idp/idp/factors"
 	"github.com/eu-health-idp/idp/idp/security"
@@ -15,7 +14,8 @@ import (
 // BeginEnroll creates a pending enrollment holding a new set of codes,
 // sealed to the enrollment id chosen here. The person's current set stays
 // valid until the new one is confirmed.
-func (f *Factor) BeginEnroll(ctx context.Context, u *store.User, now time.Time) (*store.Enrollment, error) {
+func (f *Factor) BeginEnroll(ctx context.Context, a factors.EnrollAttempt) (*store.Enrollment, error) {
+	u, now := a.User, a.Now
 	if u == nil || u.ID == "" {
 		return nil, errors.New("recovery: enrolling without a user")
 	}
@@ -66,7 +66,8 @@ func (f *Factor) open(e *store.Enrollment) ([]string, error) {
 }
 
 // EnrollPrompt shows the codes of the pending enrollment, again on reload.
-func (f *Factor) EnrollPrompt(_ context.Context, u *store.User, e *store.Enrollment) (factors.Prompt, error) {
+func (f *Factor) EnrollPrompt(_ context.Context, a factors.EnrollAttempt) (factors.Prompt, error) {
+	u, e := a.User, a.Enrollment
 	if err := pending(u, e); err != nil {
 		return factors.Prompt{}, err
 	}
@@ -85,7 +86,8 @@ func (f *Factor) EnrollPrompt(_ context.Context, u *store.User, e *store.Enrollm
 // these codes": the plaintext is dropped, keyed hashes remain, and every
 // other set of the person is deleted. Writing codes down proves nothing, so
 // the proof is zero.
-func (f *Factor) FinishEnroll(ctx context.Context, u *store.User, e *store.Enrollment, in factors.Input, now time.Time) (store.Proof, error) {
+func (f *Factor) FinishEnroll(ctx context.Context, a factors.EnrollAttempt, in factors.Input) (store.Proof, error) {
+	u, e, now := a.User, a.Enrollment, a.Now
 	if err := pending(u, e); err != nil {
 		return store.Proof{}, err
 	}

@@ -35,11 +35,11 @@ func newFixture(t *testing.T) *fixture {
 // begin starts a set for u and returns it with the codes as shown.
 func (fx *fixture) begin(t *testing.T, u *store.User) (*store.Enrollment, []string) {
 	t.Helper()
-	e, err := fx.f.BeginEnroll(context.Background(), u, fx.clock.Now())
+	e, err := fx.f.BeginEnroll(context.Background(), factors.EnrollAttempt{User: u, Now: fx.clock.Now()})
 	if err != nil {
 		t.Fatalf("BeginEnroll: %v", err)
 	}
-	p, err := fx.f.EnrollPrompt(context.Background(), u, e)
+	p, err := fx.f.EnrollPrompt(context.Background(), factors.EnrollAttempt{User: u, Enrollment: e})
 	if err != nil {
 		t.Fatalf("EnrollPrompt: %v", err)
 	}
@@ -50,7 +50,7 @@ func (fx *fixture) begin(t *testing.T, u *store.User) (*store.Enrollment, []stri
 func (fx *fixture) enrol(t *testing.T, u *store.User) (*store.Enrollment, []string) {
 	t.Helper()
 	e, codes := fx.begin(t, u)
-	if _, err := fx.f.FinishEnroll(context.Background(), u, e, factors.Input{Form: url.Values{"saved": {"on"}}}, fx.clock.Now()); err != nil {
+	if _, err := fx.f.FinishEnroll(context.Background(), factors.EnrollAttempt{User: u, Enrollment: e, Now: fx.clock.Now()}, factors.Input{Form: url.Values{"saved": {"on"}}}); err != nil {
 		t.Fatalf("FinishEnroll: %v", err)
 	}
 	return e, codes
@@ -137,7 +137,7 @@ func TestBeginEnroll(t *testing.T) {
 		}
 	})
 	t.Run("a reload shows the same codes", func(t *testing.T) {
-		p, err := fx.f.EnrollPrompt(context.Background(), u, row)
+		p, err := fx.f.EnrollPrompt(context.Background(), factors.EnrollAttempt{User: u, Enrollment: row})
 		if err != nil || strings.Join(p.Data["Codes"].([]string), " ") != strings.Join(codes, " ") || p.Template != "enroll_recovery" || p.Data["Total"] != 10 {
 			t.Errorf("got %+v, %v", p, err)
 		}
@@ -149,7 +149,7 @@ func TestBeginEnroll(t *testing.T) {
 		factortest.AssertMessage(t, err, factors.Wrong, "code")
 	})
 	t.Run("another person cannot see them", func(t *testing.T) {
-		if _, err := fx.f.EnrollPrompt(context.Background(), factortest.User("eve"), row); err == nil {
+		if _, err := fx.f.EnrollPrompt(context.Background(), factors.EnrollAttempt{User: factortest.User("eve"), Enrollment: row}); err == nil {
 			t.Error("shown to someone else")
 		}
 	})
@@ -166,7 +166,7 @@ func TestFinishEnroll(t *testing.T) {
 			if saved != "" {
 				form.Set("saved", saved)
 			}
-			_, err := fx.f.FinishEnroll(ctx, u, e, factors.Input{Form: form}, fx.clock.Now())
+			_, err := fx.f.FinishEnroll(ctx, factors.EnrollAttempt{User: u, Enrollment: e, Now: fx.clock.Now()}, factors.Input{Form: form})
 			if fe := factortest.AssertMessage(t, err, factors.Malformed, "saved"); fe.MessageID != MsgSavedRequired {
 				t.Errorf("message %q", fe.MessageID)
 			}
@@ -180,7 +180,7 @@ func TestFinishEnroll(t *testing.T) {
 		fx := newFixture(t)
 		u := factortest.User("anna")
 		e, codes := fx.begin(t, u)
-		proof, err := fx.f.FinishEnroll(ctx, u, e, factors.Input{Form: url.Values{"saved": {"on"}}}, fx.clock.Now())
+		proof, err := fx.f.FinishEnroll(ctx, factors.EnrollAttempt{User: u, Enrollment: e, Now: fx.clock.Now()}, factors.Input{Form: url.Values{"saved": {"on"}}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -203,7 +203,7 @@ func TestFinishEnroll(t *testing.T) {
 		fx := newFixture(t)
 		u := factortest.User("anna")
 		e, _ := fx.enrol(t, u)
-		_, err := fx.f.FinishEnroll(ctx, u, e, factors.Input{Form: url.Values{"saved": {"on"}}}, fx.clock.Now())
+		_, err := fx.f.FinishEnroll(ctx, factors.EnrollAttempt{User: u, Enrollment: e, Now: fx.clock.Now()}, factors.Input{Form: url.Values{"saved": {"on"}}})
 		if !errors.Is(err, store.ErrConflict) {
 			t.Errorf("got %v, want ErrConflict", err)
 		}

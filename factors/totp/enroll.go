@@ -11,7 +11,6 @@ import (
 	"html/template"
 	"image/png"
 	"strings"
-	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -40,7 +39,8 @@ const DefaultName = "Authenticator app"
 
 // BeginEnroll creates a pending enrollment with a fresh seed. The id is
 // chosen first because the sealed seed is bound to it.
-func (f *Factor) BeginEnroll(ctx context.Context, u *store.User, now time.Time) (*store.Enrollment, error) {
+func (f *Factor) BeginEnroll(ctx context.Context, a factors.EnrollAttempt) (*store.Enrollment, error) {
+	u, now := a.User, a.Now
 	if u == nil || u.ID == "" {
 		return nil, errors.New("totp: enrolling without a user")
 	}
@@ -104,7 +104,8 @@ func (f *Factor) key(u *store.User, e *store.Enrollment) (*otp.Key, error) {
 // EnrollPrompt returns the setup page: the QR code, the key to type in
 // when scanning is not possible (the person is on the phone that runs the
 // app), and the otpauth link that opens the app on that phone.
-func (f *Factor) EnrollPrompt(_ context.Context, u *store.User, e *store.Enrollment) (factors.Prompt, error) {
+func (f *Factor) EnrollPrompt(_ context.Context, a factors.EnrollAttempt) (factors.Prompt, error) {
+	u, e := a.User, a.Enrollment
 	if err := pending(u, e); err != nil {
 		return factors.Prompt{}, err
 	}
@@ -147,7 +148,8 @@ func groups(s string, n int) string {
 
 // FinishEnroll activates e when the code matches, exactly as Check would:
 // the code is then used, and the person has proved the factor.
-func (f *Factor) FinishEnroll(ctx context.Context, u *store.User, e *store.Enrollment, in factors.Input, now time.Time) (store.Proof, error) {
+func (f *Factor) FinishEnroll(ctx context.Context, a factors.EnrollAttempt, in factors.Input) (store.Proof, error) {
+	u, e, now := a.User, a.Enrollment, a.Now
 	if err := pending(u, e); err != nil {
 		return store.Proof{}, err
 	}

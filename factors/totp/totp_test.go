@@ -47,11 +47,11 @@ func newFixture(t *testing.T) *fixture {
 // the setup page shows it.
 func (fx *fixture) begin(t *testing.T, u *store.User) (*store.Enrollment, string) {
 	t.Helper()
-	e, err := fx.f.BeginEnroll(context.Background(), u, fx.clock.Now())
+	e, err := fx.f.BeginEnroll(context.Background(), factors.EnrollAttempt{User: u, Now: fx.clock.Now()})
 	if err != nil {
 		t.Fatalf("BeginEnroll: %v", err)
 	}
-	p, err := fx.f.EnrollPrompt(context.Background(), u, e)
+	p, err := fx.f.EnrollPrompt(context.Background(), factors.EnrollAttempt{User: u, Enrollment: e})
 	if err != nil {
 		t.Fatalf("EnrollPrompt: %v", err)
 	}
@@ -64,7 +64,7 @@ func (fx *fixture) enrol(t *testing.T, u *store.User, name string) (*store.Enrol
 	t.Helper()
 	e, seed := fx.begin(t, u)
 	form := url.Values{"code": {code(t, seed, fx.clock.Now())}, "name": {name}}
-	if _, err := fx.f.FinishEnroll(context.Background(), u, e, factors.Input{Form: form}, fx.clock.Now()); err != nil {
+	if _, err := fx.f.FinishEnroll(context.Background(), factors.EnrollAttempt{User: u, Enrollment: e, Now: fx.clock.Now()}, factors.Input{Form: form}); err != nil {
 		t.Fatalf("FinishEnroll: %v", err)
 	}
 	fx.clock.Advance(3 * step)
@@ -202,7 +202,7 @@ func TestEnrollPrompt(t *testing.T) {
 	fx := newFixture(t)
 	u := factortest.User("jan")
 	e, seed := fx.begin(t, u)
-	p, err := fx.f.EnrollPrompt(context.Background(), u, e)
+	p, err := fx.f.EnrollPrompt(context.Background(), factors.EnrollAttempt{User: u, Enrollment: e})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -246,13 +246,13 @@ func TestEnrollPrompt(t *testing.T) {
 		}
 	})
 	t.Run("a reload shows the same key", func(t *testing.T) {
-		again, err := fx.f.EnrollPrompt(context.Background(), u, stored(t, fx, e.ID))
+		again, err := fx.f.EnrollPrompt(context.Background(), factors.EnrollAttempt{User: u, Enrollment: stored(t, fx, e.ID)})
 		if err != nil || again.Data["Key"] != p.Data["Key"] {
 			t.Errorf("reload: %v, %v", again.Data["Key"], err)
 		}
 	})
 	t.Run("another person's enrollment is refused", func(t *testing.T) {
-		if _, err := fx.f.EnrollPrompt(context.Background(), factortest.User("eve"), e); err == nil {
+		if _, err := fx.f.EnrollPrompt(context.Background(), factors.EnrollAttempt{User: factortest.User("eve"), Enrollment: e}); err == nil {
 			t.Error("shown to someone else")
 		}
 	})
@@ -266,7 +266,7 @@ func TestFinishEnroll(t *testing.T) {
 		u := factortest.User("anna")
 		e, seed := fx.begin(t, u)
 		now := fx.clock.Now()
-		proof, err := fx.f.FinishEnroll(ctx, u, e, factors.Input{Form: url.Values{"code": {code(t, seed, now)}, "name": {"  Work phone "}}}, now)
+		proof, err := fx.f.FinishEnroll(ctx, factors.EnrollAttempt{User: u, Enrollment: e, Now: now}, factors.Input{Form: url.Values{"code": {code(t, seed, now)}, "name": {"  Work phone "}}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -287,7 +287,7 @@ func TestFinishEnroll(t *testing.T) {
 		u := factortest.User("anna")
 		e, seed := fx.begin(t, u)
 		c := code(t, seed, fx.clock.Now())
-		if _, err := fx.f.FinishEnroll(ctx, u, e, factors.Input{Form: url.Values{"code": {c}}}, fx.clock.Now()); err != nil {
+		if _, err := fx.f.FinishEnroll(ctx, factors.EnrollAttempt{User: u, Enrollment: e, Now: fx.clock.Now()}, factors.Input{Form: url.Values{"code": {c}}}); err != nil {
 			t.Fatal(err)
 		}
 		_, err := fx.check(t, u, c)
@@ -301,7 +301,7 @@ func TestFinishEnroll(t *testing.T) {
 		u := factortest.User("anna")
 		e, seed := fx.begin(t, u)
 		wrong := code(t, seed, fx.clock.Now().Add(-5*step))
-		_, err := fx.f.FinishEnroll(ctx, u, e, factors.Input{Form: url.Values{"code": {wrong}}}, fx.clock.Now())
+		_, err := fx.f.FinishEnroll(ctx, factors.EnrollAttempt{User: u, Enrollment: e, Now: fx.clock.Now()}, factors.Input{Form: url.Values{"code": {wrong}}})
 		factortest.AssertMessage(t, err, factors.Wrong, "code")
 		if stored(t, fx, e.ID).Confirmed() || e.Confirmed() {
 			t.Error("activated by a wrong code")
@@ -326,7 +326,7 @@ func TestFinishEnroll(t *testing.T) {
 			u := factortest.User("anna")
 			e, seed := fx.begin(t, u)
 			form := url.Values{"code": {code(t, seed, fx.clock.Now())}, "name": {tt.in}}
-			_, err := fx.f.FinishEnroll(ctx, u, e, factors.Input{Form: form}, fx.clock.Now())
+			_, err := fx.f.FinishEnroll(ctx, factors.EnrollAttempt{User: u, Enrollment: e, Now: fx.clock.Now()}, factors.Input{Form: form})
 			if tt.msg == "" {
 				if err != nil || stored(t, fx, e.ID).Name != tt.want {
 					t.Errorf("err %v, name %q", err, stored(t, fx, e.ID).Name)
@@ -346,7 +346,7 @@ func TestFinishEnroll(t *testing.T) {
 		fx := newFixture(t)
 		u := factortest.User("anna")
 		e, _ := fx.begin(t, u)
-		_, err := fx.f.FinishEnroll(ctx, u, e, factors.Input{Form: url.Values{"code": {"12a456"}}}, fx.clock.Now())
+		_, err := fx.f.FinishEnroll(ctx, factors.EnrollAttempt{User: u, Enrollment: e, Now: fx.clock.Now()}, factors.Input{Form: url.Values{"code": {"12a456"}}})
 		factortest.AssertMessage(t, err, factors.Malformed, "code")
 		if stored(t, fx, e.ID).Version != 1 || fx.mem.UseOnceCalls() != 0 {
 			t.Error("changed")
@@ -357,7 +357,7 @@ func TestFinishEnroll(t *testing.T) {
 		fx := newFixture(t)
 		u := factortest.User("anna")
 		e, seed := fx.enrol(t, u, "")
-		_, err := fx.f.FinishEnroll(ctx, u, e, factors.Input{Form: url.Values{"code": {code(t, seed, fx.clock.Now())}}}, fx.clock.Now())
+		_, err := fx.f.FinishEnroll(ctx, factors.EnrollAttempt{User: u, Enrollment: e, Now: fx.clock.Now()}, factors.Input{Form: url.Values{"code": {code(t, seed, fx.clock.Now())}}})
 		if !errors.Is(err, store.ErrConflict) {
 			t.Errorf("got %v, want ErrConflict", err)
 		}
@@ -368,11 +368,11 @@ func TestFinishEnroll(t *testing.T) {
 		u := factortest.User("anna")
 		e, seed := fx.begin(t, u)
 		stale := *e
-		if _, err := fx.f.FinishEnroll(ctx, u, e, factors.Input{Form: url.Values{"code": {code(t, seed, fx.clock.Now())}}}, fx.clock.Now()); err != nil {
+		if _, err := fx.f.FinishEnroll(ctx, factors.EnrollAttempt{User: u, Enrollment: e, Now: fx.clock.Now()}, factors.Input{Form: url.Values{"code": {code(t, seed, fx.clock.Now())}}}); err != nil {
 			t.Fatal(err)
 		}
 		fx.clock.Advance(step)
-		_, err := fx.f.FinishEnroll(ctx, u, &stale, factors.Input{Form: url.Values{"code": {code(t, seed, fx.clock.Now())}}}, fx.clock.Now())
+		_, err := fx.f.FinishEnroll(ctx, factors.EnrollAttempt{User: u, Enrollment: &stale, Now: fx.clock.Now()}, factors.Input{Form: url.Values{"code": {code(t, seed, fx.clock.Now())}}})
 		if !errors.Is(err, store.ErrConflict) || stale.Confirmed() {
 			t.Errorf("got %v, want ErrConflict and the copy untouched", err)
 		}
@@ -382,7 +382,7 @@ func TestFinishEnroll(t *testing.T) {
 		fx := newFixture(t)
 		e, seed := fx.begin(t, factortest.User("anna"))
 		eve := factortest.User("eve")
-		if _, err := fx.f.FinishEnroll(ctx, eve, e, factors.Input{Form: url.Values{"code": {code(t, seed, fx.clock.Now())}}}, fx.clock.Now()); err == nil || factors.IsWrong(err) {
+		if _, err := fx.f.FinishEnroll(ctx, factors.EnrollAttempt{User: eve, Enrollment: e, Now: fx.clock.Now()}, factors.Input{Form: url.Values{"code": {code(t, seed, fx.clock.Now())}}}); err == nil || factors.IsWrong(err) {
 			t.Errorf("got %v", err)
 		}
 	})

@@ -31,9 +31,12 @@ type Challenges interface {
 	// unknown or expired at now.
 	ChallengeByID(ctx context.Context, id string, now time.Time) (*Challenge, error)
 	// UpdateChallengeData replaces CodeHash and Data of a live, unconsumed
-	// challenge (a resend with a new code). ErrConsumed when consumed,
-	// ErrNotFound when unknown or expired.
-	UpdateChallengeData(ctx context.Context, id, codeHash, data string, now time.Time) error
+	// challenge whose Data is still oldData (a resend with a new code, a
+	// keypress recorded): a compare-and-swap, so of two racing updates
+	// from the same state one wins and the other gets ErrConflict.
+	// Attempts are kept. ErrConsumed when consumed, ErrNotFound when
+	// unknown or expired.
+	UpdateChallengeData(ctx context.Context, id, oldData, codeHash, data string, now time.Time) error
 	// FailChallenge counts one wrong answer and returns the attempts after
 	// it. ErrConsumed when the challenge was consumed or had already used up
 	// MaxAttempts (the answer is not counted then), ErrNotFound when unknown

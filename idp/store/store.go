@@ -33,6 +33,7 @@ type Store interface {
 	Challenges
 	SingleUse
 	LoginFlows
+	Outbox
 	Policies
 	Maintenance
 }

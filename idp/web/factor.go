@@ -60,7 +60,14 @@ func (h *loginHandler) liveChallenge(c echo.Context, st *loginState) (ch *store.
 func (h *loginHandler) attempt(c echo.Context, st *loginState, f factors.Factor, ch *store.Challenge) factors.Attempt {
 	return factors.Attempt{
 		FlowID: st.flow.ID, User: st.user, Challenge: ch, Enrollments: st.confirmed(f.ID()),
-		Lang: lang(c), Now: h.s.Now(),
+		Lang: lang(c), IP: c.RealIP(), Now: h.s.Now(),
+	}
+}
+
+// enrollAttempt builds the factor's view of a set-up; e is nil to begin one.
+func (h *loginHandler) enrollAttempt(c echo.Context, st *loginState, e *store.Enrollment) factors.EnrollAttempt {
+	return factors.EnrollAttempt{
+		FlowID: st.flow.ID, User: st.user, Enrollment: e, Lang: lang(c), IP: c.RealIP(), Now: h.s.Now(),
 	}
 }
 
@@ -262,7 +269,7 @@ func (h *loginHandler) showEnrollment(c echo.Context, st *loginState, page map[s
 		}
 		return seeFlow(c, st.flow.ID)
 	}
-	prompt, err := f.EnrollPrompt(ctx, st.user, e)
+	prompt, err := f.EnrollPrompt(ctx, h.enrollAttempt(c, st, e))
 	if err != nil {
 		return err
 	}
@@ -361,7 +368,7 @@ func (h *loginHandler) enroll(c echo.Context) error {
 func (h *loginHandler) beginEnroll(c echo.Context, st *loginState, factor string) error {
 	ctx := c.Request().Context()
 	f, _ := h.s.Factors.Get(factor)
-	e, err := f.(factors.Enroller).BeginEnroll(ctx, st.user, h.s.Now())
+	e, err := f.(factors.Enroller).BeginEnroll(ctx, h.enrollAttempt(c, st, nil))
 	if err != nil {
 		return err
 	}
@@ -410,7 +417,7 @@ func (h *loginHandler) finishEnroll(c echo.Context, st *loginState) error {
 	if err != nil {
 		return err
 	}
-	proof, err := f.FinishEnroll(ctx, st.user, e, in, h.s.Now())
+	proof, err := f.FinishEnroll(ctx, h.enrollAttempt(c, st, e), in)
 	switch {
 	case factors.IsMalformed(err), factors.IsWrong(err):
 		status := http.StatusBadRequest
@@ -466,7 +473,7 @@ func (h *loginHandler) offerBackup(c echo.Context, st *loginState) error {
 		if len(st.pol.AllowedFactors) > 0 && !slices.Contains(st.pol.AllowedFactors, f.ID()) {
 			continue
 		}
-		e, err := en.BeginEnroll(ctx, st.user, h.s.Now())
+		e, err := en.BeginEnroll(ctx, h.enrollAttempt(c, st, nil))
 		if err != nil {
 			return err
 		}

@@ -61,17 +61,25 @@ func (s *Store) ChallengeByID(ctx context.Context, id string, now time.Time) (*s
 	return row.domain(), nil
 }
 
-// UpdateChallengeData replaces the code of a live, unconsumed challenge. Its
-// attempts are not reset: a resend must not buy more guesses.
-func (s *Store) UpdateChallengeData(ctx context.Context, id, codeHash, data string, now time.Time) error {
+// UpdateChallengeData replaces the code of a live, unconsumed challenge
+// whose data is still oldData. Its attempts are not reset: a resend must
+// not buy more guesses.
+func (s *Store) UpdateChallengeData(ctx context.Context, id, oldData, codeHash, data string, now time.Time) error {
 	n := micros(now)
 	return mapErr("update challenge data", s.tx(ctx, func(tx *gorm.DB) error {
 		res := tx.Exec(`UPDATE challenges SET code_hash = ?, data = ?
-			WHERE id = ? AND consumed_at IS NULL AND expires_at > ?`, codeHash, data, id, n)
+			WHERE id = ? AND data = ? AND consumed_at IS NULL AND expires_at > ?`, codeHash, data, id, oldData, n)
 		if res.Error != nil || res.RowsAffected == 1 {
 			return res.Error
 		}
-		return whyChallengeRefused(tx, id, n)
+		var row challengeRow
+		if err := tx.Select("consumed_at", "data").Where("id = ? AND expires_at > ?", id, n).Take(&row).Error; err != nil {
+			return err
+		}
+		if row.ConsumedAt != nil {
+			return store.ErrConsumed
+		}
+		return store.ErrConflict
 	}))
 }
 

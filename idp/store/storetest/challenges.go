@@ -103,7 +103,7 @@ func testChallenges(t *testing.T, open Opener) {
 		wantErr(t, s.ConsumeChallenge(ctx, c.ID, c.ExpiresAt), store.ErrNotFound)
 		_, err := s.FailChallenge(ctx, c.ID, c.ExpiresAt)
 		wantErr(t, err, store.ErrNotFound)
-		wantErr(t, s.UpdateChallengeData(ctx, c.ID, "h", "{}", c.ExpiresAt), store.ErrNotFound)
+		wantErr(t, s.UpdateChallengeData(ctx, c.ID, c.Data, "h", "{}", c.ExpiresAt), store.ErrNotFound)
 	})
 
 	t.Run("wrong answers count up to MaxAttempts, then are refused uncounted", func(t *testing.T) {
@@ -160,7 +160,8 @@ func testChallenges(t *testing.T, open Opener) {
 		c := challengeReady(t, s, "c1")
 		_, err := s.FailChallenge(ctx, c.ID, t0)
 		check(t, err)
-		check(t, s.UpdateChallengeData(ctx, c.ID, "code-hash-2", `{"to":"xxxx-xxxx72","sent":2}`, t0.Add(time.Minute)))
+		wantErr(t, s.UpdateChallengeData(ctx, c.ID, `{"stale":true}`, "code-hash-2", `{"to":"xxxx-xxxx72","sent":2}`, t0), store.ErrConflict)
+		check(t, s.UpdateChallengeData(ctx, c.ID, c.Data, "code-hash-2", `{"to":"xxxx-xxxx72","sent":2}`, t0.Add(time.Minute)))
 		got, err := s.ChallengeByID(ctx, c.ID, t0)
 		check(t, err)
 		c.CodeHash, c.Data, c.Attempts = "code-hash-2", `{"to":"xxxx-xxxx72","sent":2}`, 1
@@ -170,10 +171,10 @@ func testChallenges(t *testing.T, open Opener) {
 	t.Run("a consumed challenge cannot be resent, an unknown or expired one is not found", func(t *testing.T) {
 		s, ctx := open(t), t.Context()
 		c := challengeReady(t, s, "c1")
-		wantErr(t, s.UpdateChallengeData(ctx, c.ID, "h", "{}", c.ExpiresAt), store.ErrNotFound)
-		wantErr(t, s.UpdateChallengeData(ctx, "nope", "h", "{}", t0), store.ErrNotFound)
+		wantErr(t, s.UpdateChallengeData(ctx, c.ID, c.Data, "h", "{}", c.ExpiresAt), store.ErrNotFound)
+		wantErr(t, s.UpdateChallengeData(ctx, "nope", "", "h", "{}", t0), store.ErrNotFound)
 		check(t, s.ConsumeChallenge(ctx, c.ID, t0))
-		wantErr(t, s.UpdateChallengeData(ctx, c.ID, "h", "{}", t0), store.ErrConsumed)
+		wantErr(t, s.UpdateChallengeData(ctx, c.ID, c.Data, "h", "{}", t0), store.ErrConsumed)
 		got, err := s.ChallengeByID(ctx, c.ID, t0)
 		check(t, err)
 		same(t, "code hash", got.CodeHash, c.CodeHash)
