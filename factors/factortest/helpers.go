@@ -11,6 +11,7 @@ import (
 
 	"github.com/eu-health-idp/idp/factors"
 	"github.com/eu-health-idp/idp/idp/i18n"
+	"github.com/eu-health-idp/idp/idp/phone"
 	"github.com/eu-health-idp/idp/idp/security"
 	"github.com/eu-health-idp/idp/idp/store"
 )
@@ -46,21 +47,38 @@ func (c *Clock) Advance(d time.Duration) {
 // TOTP step, so a few seconds either way stay in the same step.
 var Start = time.Date(2026, 3, 2, 9, 30, 15, 0, time.UTC)
 
-// NewDeps returns the dependencies of a factor: a fresh Memory store and a
-// Sealer and SecretHasher under random keys, so no test can depend on a
-// key value.
+// NewDeps returns the dependencies of a factor: a fresh Memory store, a
+// Sealer and SecretHasher under random keys (so no test can depend on a
+// key value), a recording Sender as Notify (d.Notify.(*Sender)), the real
+// message catalogs, a phone policy with the Netherlands as default
+// country and NL, PL, SE, HU allowed, and the default settings of the
+// factors that send.
 func NewDeps(t testing.TB) (factors.Deps, *Memory) {
 	t.Helper()
 	sealer, err := security.NewSealer(randomKey())
 	if err != nil {
 		t.Fatalf("factortest: NewSealer: %v", err)
 	}
+	bundle, err := i18n.New()
+	if err != nil {
+		t.Fatalf("factortest: i18n.New: %v", err)
+	}
+	phones, err := phone.NewPolicy("NL", []string{"NL", "PL", "SE", "HU"})
+	if err != nil {
+		t.Fatalf("factortest: phone.NewPolicy: %v", err)
+	}
 	m := NewMemory()
 	return factors.Deps{
-		Store:  m,
-		Sealer: sealer,
-		Codes:  security.NewSecretHasher(randomKey()),
-		Issuer: Issuer,
+		Store:    m,
+		Sealer:   sealer,
+		Codes:    security.NewSecretHasher(randomKey()),
+		Issuer:   Issuer,
+		Notify:   &Sender{},
+		Messages: bundle,
+		Phones:   phones,
+		Email:    factors.CodeSettings{Lifetime: 10 * time.Minute, ResendCooldown: 30 * time.Second, SendsPerHour: 5, Digits: 6},
+		SMS:      factors.CodeSettings{Lifetime: 5 * time.Minute, ResendCooldown: 30 * time.Second, SendsPerHour: 5, Digits: 6},
+		Voice:    factors.VoiceSettings{Digits: 2, CallsPer10Min: 3, CallTimeout: 90 * time.Second},
 	}, m
 }
 

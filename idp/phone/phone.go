@@ -6,7 +6,17 @@
 // both.
 package phone
 
-// CONTRACT: the API below is fixed; the bodies are the phone helper's.
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/nyaruka/phonenumbers"
+	"golang.org/x/text/collate"
+	"golang.org/x/text/language"
+	"golang.org/x/text/language/display"
+)
 
 // Type is what kind of line a number is.
 type Type int
@@ -63,17 +73,55 @@ type Policy struct {
 	allowed       []string
 }
 
+// maxInput bounds what Parse looks at: the longest E.164 number is 15
+// digits, so 64 characters leave room for spaces and punctuation only.
+const maxInput = 64
+
 // Masked shows a number the way seed 004 does: every digit but the last
 // two replaced, grouped as "xxxx-xxxx72".
-func Masked(e164 string) string { panic("phone: not implemented") }
+func Masked(e164 string) string {
+	digits := strings.TrimPrefix(e164, "+")
+	if len(digits) < 4 {
+		return "xxxx-xxxx"
+	}
+	return "xxxx-xxxx" + digits[len(digits)-2:]
+}
 
 // Region returns the region of an E.164 number ("" when unknown).
-func Region(e164 string) string { panic("phone: not implemented") }
+func Region(e164 string) string {
+	n, err := phonenumbers.Parse(e164, "")
+	if err != nil {
+		return ""
+	}
+	r := phonenumbers.GetRegionCodeForNumber(n)
+	if r == "ZZ" {
+		return ""
+	}
+	return r
+}
 
 // NewPolicy checks the regions (ISO codes libphonenumber knows) and
 // returns the policy; allowed empty means every country.
 func NewPolicy(defaultRegion string, allowed []string) (*Policy, error) {
-	panic("phone: not implemented")
+	supported := phonenumbers.GetSupportedRegions()
+	defaultRegion = strings.ToUpper(strings.TrimSpace(defaultRegion))
+	if !supported[defaultRegion] {
+		return nil, fmt.Errorf("phone: default country %q is not a region code libphonenumber knows", defaultRegion)
+	}
+	p := &Policy{defaultRegion: defaultRegion}
+	for _, r := range allowed {
+		r = strings.ToUpper(strings.TrimSpace(r))
+		if !supported[r] {
+			return nil, fmt.Errorf("phone: allowed country %q is not a region code libphonenumber knows", r)
+		}
+		if !slices.Contains(p.allowed, r) {
+			p.allowed = append(p.allowed, r)
+		}
+	}
+	if len(p.allowed) > 0 && !slices.Contains(p.allowed, defaultRegion) {
+		return nil, fmt.Errorf("phone: default country %s is not among the allowed countries", defaultRegion)
+	}
+	return p, nil
 }
 
 // DefaultRegion is the country the selector starts on.
@@ -83,15 +131,112 @@ func (p *Policy) DefaultRegion() string { return p.defaultRegion }
 // for the default), raw the number as typed, with or without the trunk
 // "0", spaces, dashes, parentheses or a leading +CC / 00CC (which wins
 // over the selector). Errors are *Error.
-func (p *Policy) Parse(region, raw string) (Number, error) { panic("phone: not implemented") }
+func (p *Policy) Parse(region, raw string) (Number, error) {
+	raw = strings.TrimSpace(raw)
+	if raw == "" {
+		return Number{}, &Error{MessageID: MsgRequired}
+	}
+	if len(raw) > maxInput || !utf8.ValidString(raw) || strings.ContainsFunc(raw, notNumberRune) {
+		return Number{}, &Error{MessageID: MsgInvalid}
+	}
+	region = strings.ToUpper(strings.TrimSpace(region))
+	if region == "" {
+		region = p.defaultRegion
+	}
+	if !phonenumbers.GetSupportedRegions()[region] {
+		return Number{}, &Error{MessageID: MsgCountry}
+	}
+	n, err := phonenumbers.Parse(raw, region)
+	if err != nil || !phonenumbers.IsValidNumber(n) {
+		return Number{}, &Error{MessageID: MsgInvalid}
+	}
+	num := Number{
+		E164:   phonenumbers.Format(n, phonenumbers.E164),
+		Region: phonenumbers.GetRegionCodeForNumber(n),
+		Type:   lineType(phonenumbers.GetNumberType(n)),
+	}
+	if !p.allows(num.Region) {
+		return Number{}, &Error{MessageID: MsgCountry}
+	}
+	return num, nil
+}
+
+// notNumberRune is anything but what people type in a number: ASCII
+// digits, a leading plus, spaces and the usual separators. Letters
+// (vanity numbers) and other scripts' digits are refused rather than
+// guessed at.
+func notNumberRune(r rune) bool {
+	switch {
+	case r >= '0' && r <= '9', r == '+', r == ' ', r == '-', r == '.', r == '(', r == ')', r == '/':
+		return false
+	}
+	return true
+}
+
+func lineType(t phonenumbers.PhoneNumberType) Type {
+	switch t {
+	case phonenumbers.MOBILE:
+		return Mobile
+	case phonenumbers.FIXED_LINE:
+		return Landline
+	case phonenumbers.FIXED_LINE_OR_MOBILE:
+		return Either
+	case phonenumbers.UNKNOWN:
+		return Unknown
+	}
+	return Other
+}
+
+func (p *Policy) allows(region string) bool {
+	return region != "" && region != "ZZ" && (len(p.allowed) == 0 || slices.Contains(p.allowed, region))
+}
 
 // Allowed reports whether an E.164 number belongs to an allowed country.
-func (p *Policy) Allowed(e164 string) bool { panic("phone: not implemented") }
+func (p *Policy) Allowed(e164 string) bool { return p.allows(Region(e164)) }
 
 // Countries lists the selector's entries, named in lang, the default
 // first, then by name.
-func (p *Policy) Countries(lang string) []Country { panic("phone: not implemented") }
+func (p *Policy) Countries(lang string) []Country {
+	regions := p.allowed
+	if len(regions) == 0 {
+		for r := range phonenumbers.GetSupportedRegions() {
+			regions = append(regions, r)
+		}
+	}
+	tag, err := language.Parse(lang)
+	if err != nil {
+		tag = language.English
+	}
+	names := display.Regions(tag)
+	col := collate.New(tag)
+	out := make([]Country, 0, len(regions))
+	for _, r := range regions {
+		name := r
+		if reg, err := language.ParseRegion(r); err == nil {
+			if n := names.Name(reg); n != "" {
+				name = n
+			}
+		}
+		out = append(out, Country{Region: r, Code: phonenumbers.GetCountryCodeForRegion(r), Name: name})
+	}
+	slices.SortFunc(out, func(a, b Country) int {
+		switch {
+		case a.Region == p.defaultRegion:
+			return -1
+		case b.Region == p.defaultRegion:
+			return 1
+		}
+		return col.CompareString(a.Name, b.Name)
+	})
+	return out
+}
 
 // Display formats an E.164 number for the person who owns it, in the
 // international format ("+31 6 12345678").
-func Display(e164 string) string { panic("phone: not implemented") }
+func Display(e164 string) string {
+	n, err := phonenumbers.Parse(e164, "")
+	if err != nil {
+		return e164
+	}
+	return phonenumbers.Format(n, phonenumbers.INTERNATIONAL)
+}
