@@ -13,3 +13,12 @@ import "embed"
 //
 //go:embed *.html
 var FS embed.FS
+
+// Mail holds the templates of what the server sends by email:
+// mail/layout.html.tmpl defines "layout" (the HTML frame, which calls
+// "body" and "footer"); each message adds mail/<name>.html.tmpl and
+// mail/<name>.txt.tmpl. They are not pages, so the web renderer never
+// sees them.
+//
+//go:embed mail
+var Mail embed.FS
