@@ -183,7 +183,11 @@ const (
 // JavaScript the person presses "I entered it", which posts the same form.
 type Poller interface {
 	Factor
+	// Status reports on the challenge a.Challenge.
 	Status(ctx context.Context, a Attempt) (Status, error)
+	// EnrollStatus reports on the set-up a.Enrollment (a number being
+	// verified by a call): the page posts its form when Answered.
+	EnrollStatus(ctx context.Context, a EnrollAttempt) (Status, error)
 }
 
 // Keypad is a factor answered on a telephone keypad during a call it
@@ -193,7 +197,8 @@ type Poller interface {
 type Keypad interface {
 	Factor
 	// Keypress records digits typed during the call ref, once per call.
-	// A wrong entry is counted against the challenge by the factor itself.
+	// A wrong entry is counted against the challenge by the factor itself
+	// (FailChallenge), or against the set-up in its enrollment.
 	// It returns the sentence to say before hanging up, in the language
 	// the call was placed in; an unknown or finished call is
 	// store.ErrNotFound (the caller hears a generic goodbye).
