@@ -98,13 +98,29 @@ type Config struct {
 		Levels []LevelConfig `koanf:"levels"`
 	} `koanf:"assurance"`
 	Factors struct {
-		MaxAttempts          int           `koanf:"max_attempts"`           // wrong answers per challenge
-		AccountFailures      int           `koanf:"account_failures"`       // consecutive wrong answers per account before factor login locks
-		AccountFailureWindow time.Duration `koanf:"account_failure_window"` // how long those failures are remembered
-		ChallengeLifetime    time.Duration `koanf:"challenge_lifetime"`
-		FlowLifetime         time.Duration `koanf:"flow_lifetime"` // how long a login flow lives
-		TOTPIssuer           string        `koanf:"totp_issuer"`   // "" = the issuer's host
+		MaxAttempts          int               `koanf:"max_attempts"`           // wrong answers per challenge
+		AccountFailures      int               `koanf:"account_failures"`       // consecutive wrong answers per account before factor login locks
+		AccountFailureWindow time.Duration     `koanf:"account_failure_window"` // how long those failures are remembered
+		ChallengeLifetime    time.Duration     `koanf:"challenge_lifetime"`
+		FlowLifetime         time.Duration     `koanf:"flow_lifetime"` // how long a login flow lives
+		TOTPIssuer           string            `koanf:"totp_issuer"`   // "" = the issuer's host
+		Email                CodeFactorConfig  `koanf:"email"`
+		SMS                  CodeFactorConfig  `koanf:"sms"`
+		Voice                VoiceFactorConfig `koanf:"voice"`
 	} `koanf:"factors"`
+	// Notify chooses and configures the transports of what factors send
+	// (see notify.go in this package and docs/DELIVERY.md).
+	Notify NotifyConfig `koanf:"notify"`
+	// Phone: how numbers people type are read.
+	Phone struct {
+		// DefaultCountry is the country the selector starts on (ISO
+		// 3166-1 alpha-2) and the one a number without +CC belongs to.
+		DefaultCountry string `koanf:"default_country"`
+		// AllowedCountries are the countries numbers may belong to;
+		// empty = every country (not advised: SMS pumping to premium
+		// ranges abroad).
+		AllowedCountries []string `koanf:"allowed_countries"`
+	} `koanf:"phone"`
 	Policy struct {
 		// Default is the policy of clients without their own.
 		Default PolicyConfig `koanf:"default"`
@@ -190,6 +206,7 @@ func Default() Config {
 	c.Factors.AccountFailureWindow = 720 * time.Hour
 	c.Factors.ChallengeLifetime = 10 * time.Minute
 	c.Factors.FlowLifetime = 30 * time.Minute
+	defaultNotify(&c)
 	d := policy.Default()
 	c.Policy.Default = PolicyConfig{
 		AllowedFactors: d.AllowedFactors, MinACR: d.MinACR, DefaultACR: d.DefaultACR, FactorMaxAge: d.FactorMaxAge,
@@ -722,6 +739,7 @@ func (c Config) Validate() error {
 	if strings.Contains(f.TOTPIssuer, ":") {
 		bad("factors.totp_issuer", "must not contain a colon, got %q", f.TOTPIssuer)
 	}
+	c.validateNotify(bad, positive)
 
 	// Policies name acr values of the table: with a broken table every
 	// one of them would be reported too, so they wait for it to be fixed.

@@ -257,6 +257,13 @@ func TestProblemsAreAllReportedWithTheirKeys(t *testing.T) {
 				"keys.default_alg:", "http.trusted_proxies:", "session.idle_timeout:", "secrets.encryption_key: must decode to exactly 32 bytes"},
 		},
 		{
+			name: "delivery problems name their keys",
+			yaml: "secrets:\n  encryption_key: " + testKey + "\nnotify:\n  email:\n    transport: smtp\n    smtp:\n      tls: maybe\n      from: not-an-address\n  sms:\n    transport: outbox\n  voice:\n    transport: twilio\n  limits:\n    per_ip: -1\nfactors:\n  voice:\n    digits: 0\n  sms:\n    code_lifetime: 20m\nphone:\n  default_country: XX\n",
+			want: []string{"notify.email.smtp.host: is required", "notify.email.smtp.tls:", "notify.email.smtp.from:", "notify.sms.transport: outbox is allowed only in dev mode",
+				"notify.twilio.account_sid: is required", "notify.twilio.auth_token: is required", "notify.twilio.from: is required", "notify.limits.per_ip:",
+				"factors.voice.digits:", "factors.sms.code_lifetime: must not exceed factors.challenge_lifetime", "phone: default country"},
+		},
+		{
 			name: "an http issuer on a public host needs dev mode",
 			yaml: "issuer: http://idp.example.eu\nsecrets:\n  encryption_key: " + testKey + "\n",
 			want: []string{"issuer: must use https"},

@@ -2,7 +2,7 @@
 //
 // layout.html defines "layout", the page frame; every other file is one page
 // that defines "title" and "content" and is parsed together with the layout
-// (idp/web.Renderer). Pages contain no script and no inline style: the
+// (idp/web.Renderer). Pages contain no inline script or style: the
 // Content-Security-Policy is default-src 'self', and every page must work
 // without JavaScript. Texts come from idp/i18n message ids via {{.L.T "id"}}.
 package templates

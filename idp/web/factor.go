@@ -127,7 +127,13 @@ func (h *loginHandler) showFactor(c echo.Context, st *loginState, d flow.Decisio
 	} else if prompt, err = f.Prompt(ctx, h.attempt(c, st, f, ch)); err != nil {
 		return err
 	}
+	if _, ok := f.(factors.Poller); ok {
+		data["PollURL"] = pollURL(st.flow.ID)
+	}
 	for k, v := range prompt.Data {
+		if k == "Error" && data["Error"] != nil {
+			continue // the engine's message (a wrong answer) comes first
+		}
 		data[k] = v
 	}
 	data["AttemptsLeft"] = ch.MaxAttempts - ch.Attempts
@@ -150,6 +156,12 @@ func (h *loginHandler) answer(c echo.Context) error {
 	ch, exhausted, err := h.liveChallenge(c, st)
 	if err != nil {
 		return err
+	}
+	if c.FormValue("op") == "resend" {
+		if exhausted {
+			return seeFlow(c, st.flow.ID)
+		}
+		return h.resend(c, st, d, ch)
 	}
 	if c.FormValue("op") == "retry" {
 		if exhausted {
@@ -274,7 +286,14 @@ func (h *loginHandler) showEnrollment(c echo.Context, st *loginState, page map[s
 		return err
 	}
 	data := st.pageData(page)
+	if _, ok := f.(factors.Poller); ok {
+		data["PollURL"] = pollURL(st.flow.ID)
+	}
+	data["Alternatives"] = h.alternatives(st, f)
 	for k, v := range prompt.Data {
+		if k == "Error" && data["Error"] != nil {
+			continue
+		}
 		data[k] = v
 	}
 	return c.Render(status, prompt.Template, data)
@@ -434,8 +453,11 @@ func (h *loginHandler) finishEnroll(c echo.Context, st *loginState) error {
 		page := st.pageData(nil)
 		fieldErrors(page, err)
 		return h.showEnrollment(c, st, page, status)
-	case errors.Is(err, store.ErrConflict):
-		return seeFlow(c, st.flow.ID) // a racing submit confirmed it
+	case errors.Is(err, factors.ErrEnrollContinues), errors.Is(err, store.ErrConflict):
+		// A step of a longer set-up was stored (a code sent to the address
+		// just entered), or a racing submit got there first: show the
+		// set-up page as it now stands.
+		return seeFlow(c, st.flow.ID)
 	case err != nil:
 		return err
 	}

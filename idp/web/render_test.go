@@ -225,9 +225,13 @@ func TestTemplatesUseOnlyKnownMessageIDs(t *testing.T) {
 
 func TestTemplatesHaveNoScriptOrInlineStyle(t *testing.T) {
 	bad := regexp.MustCompile(`(?i)<script|<style|\sstyle=|\son[a-z]+=|javascript:|https?://`)
+	// The one kind of script allowed: an empty element loading a file of
+	// ours, which default-src 'self' permits (inline code it does not).
+	ours := regexp.MustCompile(`<script src="/static/[a-z]+\.js" defer></script>`)
 	files, _ := fs.Glob(templates.FS, "*.html")
 	for _, f := range files {
 		buf, _ := fs.ReadFile(templates.FS, f)
+		buf = ours.ReplaceAll(buf, nil)
 		if loc := bad.FindIndex(buf); loc != nil {
 			t.Errorf("%s: %q is not allowed under the CSP", f, buf[loc[0]:loc[1]])
 		}

@@ -17,6 +17,7 @@ import (
 	"github.com/eu-health-idp/idp/factors"
 	"github.com/eu-health-idp/idp/idp/assurance"
 	"github.com/eu-health-idp/idp/idp/i18n"
+	"github.com/eu-health-idp/idp/idp/notify"
 	"github.com/eu-health-idp/idp/idp/oidcop"
 	"github.com/eu-health-idp/idp/idp/security"
 	"github.com/eu-health-idp/idp/idp/session"
@@ -37,6 +38,11 @@ type Deps struct {
 	Table          assurance.Table    // the acr table
 	DefaultPolicy  store.ClientPolicy // for clients without a policy row
 	Limits         FlowLimits
+	// VoiceCallbacks authenticates the voice provider's keypad callbacks
+	// (POST /hooks/voice); nil when no provider places calls.
+	VoiceCallbacks notify.Callbacks
+	// Dev serves the dev outbox at /dev/outbox.
+	Dev bool
 	Secure         bool // https issuer: HSTS, Secure cookies
 	MaxBodyBytes   int64
 	TrustedProxies []*net.IPNet
@@ -108,6 +114,12 @@ func New(d Deps) (*Server, error) {
 	e.POST("/login/choose", lh.choose, csrf, noStore)
 	e.POST("/login/factor", lh.answer, csrf, noStore)
 	e.POST("/login/enroll", lh.enroll, csrf, noStore)
+	e.GET("/login/status", lh.status, noStore)
+	e.POST("/hooks/voice", s.voiceHook, noStore)
+	if d.Dev {
+		e.GET("/dev/outbox", s.outbox, csrf, noStore)
+		e.POST("/dev/outbox/keypad", s.outboxKeypad, csrf, noStore)
+	}
 	e.GET("/logged-out", s.loggedOut, noStore)
 
 	// op last: everything we did not route is an OIDC endpoint.
