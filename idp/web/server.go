@@ -42,7 +42,7 @@ type Deps struct {
 	// (POST /hooks/voice); nil when no provider places calls.
 	VoiceCallbacks notify.Callbacks
 	// Dev serves the dev outbox at /dev/outbox.
-	Dev bool
+	Dev            bool
 	Secure         bool // https issuer: HSTS, Secure cookies
 	MaxBodyBytes   int64
 	TrustedProxies []*net.IPNet
