@@ -326,6 +326,19 @@ func NewRegistry(d Deps, regs []Registration) (*Registry, error) {
 	return r, nil
 }
 
+// Only returns a registry of the factors keep accepts, in the same order:
+// the server drops factors whose delivery channel has no transport.
+func (r *Registry) Only(keep func(Factor) bool) *Registry {
+	out := &Registry{byID: map[string]Factor{}}
+	for _, f := range r.order {
+		if keep(f) {
+			out.order = append(out.order, f)
+			out.byID[f.ID()] = f
+		}
+	}
+	return out
+}
+
 // Get returns the factor with id.
 func (r *Registry) Get(id string) (Factor, bool) {
 	f, ok := r.byID[id]
