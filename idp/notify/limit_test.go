@@ -78,7 +78,9 @@ func TestLimit(t *testing.T) {
 	})
 	t.Run("an IP is refused after its limit across accounts and destinations", func(t *testing.T) {
 		su := newLimit(Limits{PerIP: 2, Window: time.Hour}, nil)
-		mk := func(i int) Message { return sms(fmt.Sprintf("+3161234567%d", i), fmt.Sprint("user", i), "198.51.100.7") }
+		mk := func(i int) Message {
+			return sms(fmt.Sprintf("+3161234567%d", i), fmt.Sprint("user", i), "198.51.100.7")
+		}
 		if err := sendN(su, 2, mk); err != nil {
 			t.Fatal(err)
 		}
