@@ -132,6 +132,36 @@ func TestWebhookSend(t *testing.T) {
 	}
 }
 
+// The example in docs/DELIVERY.md, so the documentation stays true.
+func TestWebhookDocumentedExample(t *testing.T) {
+	const (
+		secret = "whsec-example-0123456789abcdef0123"
+		header = "t=1741940813,v1=651c04f4ed788c1dc7d54c602a457b1b3bfc668ee55ff112f3d8e2aad19858fd"
+		body   = `{"id":"sms.01JPA7Z3K9","channel":"sms","to":"+31612345678","text":"Uw inlogcode is 482913. Deel deze code met niemand.","lang":"nl","created_at":"2025-03-14T08:26:53Z"}`
+	)
+	sent := time.Unix(1741940813, 0)
+	t.Run("the documented request verifies", func(t *testing.T) {
+		if err := VerifyWebhook(secret, header, []byte(body), sent, 0); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("Send produces the documented request byte for byte", func(t *testing.T) {
+		g := newGateway(t)
+		wh, err := NewWebhook(WebhookConfig{URL: g.URL, Secret: secret, Now: func() time.Time { return sent }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := Message{Channel: SMS, To: "+31612345678", Ref: "sms.01JPA7Z3K9", Lang: "nl", Text: "Uw inlogcode is 482913. Deel deze code met niemand."}
+		if err := wh.Send(context.Background(), m); err != nil {
+			t.Fatal(err)
+		}
+		h, got := g.last(t)
+		if string(got) != body || h.Get(WebhookSignatureHeader) != header {
+			t.Errorf("sent\n%s\n%s", h.Get(WebhookSignatureHeader), got)
+		}
+	})
+}
+
 func TestWebhookErrors(t *testing.T) {
 	sms := Message{Channel: SMS, To: "+31612345678", Ref: "sms.1", Text: "code"}
 	for _, tt := range []struct {
