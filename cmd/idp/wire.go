@@ -93,12 +93,24 @@ func buildApp(ctx context.Context, cfg config.Config, st store.Store, log *slog.
 	if err := seedPolicies(ctx, st, seeds, log); err != nil {
 		return nil, err
 	}
+	phones, err := cfg.PhonePolicy()
+	if err != nil {
+		return nil, err
+	}
+	senders, callbacks, err := buildNotify(cfg, st, phones, now)
+	if err != nil {
+		return nil, err
+	}
 	registry, err := factors.NewRegistry(factors.Deps{
 		Store: st, Sealer: sec.factorSealer, Codes: sec.factorCodes, Issuer: totpIssuer(cfg),
+		Notify: senders, Messages: bundle, Phones: phones,
+		Email: codeSettings(cfg.Factors.Email), SMS: codeSettings(cfg.Factors.SMS),
+		Voice: factors.VoiceSettings{Digits: cfg.Factors.Voice.Digits, CallsPer10Min: cfg.Factors.Voice.CallsPer10Min, CallTimeout: cfg.Factors.Voice.CallTimeout},
 	}, builtin.Registrations)
 	if err != nil {
 		return nil, err
 	}
+	registry = registry.Only(deliverable(senders))
 	var srv *web.Server
 	prov, err := oidcop.New(oidcop.Options{
 		Issuer: cfg.Issuer, Store: st, Keys: keys, Secrets: sec.clientSecrets, CryptoKey: sec.opCrypto,
@@ -141,6 +153,7 @@ func buildApp(ctx context.Context, cfg config.Config, st store.Store, log *slog.
 			MaxAttempts: cfg.Factors.MaxAttempts, ChallengeLifetime: cfg.Factors.ChallengeLifetime,
 			FlowLifetime: cfg.Factors.FlowLifetime,
 		},
+		VoiceCallbacks: callbacks, Dev: cfg.Dev,
 		Secure: secure, MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
 		TrustedProxies: proxies, Registry: reg, Logger: log, Now: now,
 	})
