@@ -7,10 +7,12 @@ import (
 	"github.com/eu-health-idp/idp/factors"
 	"github.com/eu-health-idp/idp/factors/recovery"
 	"github.com/eu-health-idp/idp/factors/totp"
+	"github.com/eu-health-idp/idp/factors/voice"
 )
 
 // Registrations are every built-in factor, for factors.NewRegistry.
 var Registrations = []factors.Registration{
 	{ID: "totp", New: totp.New},
 	{ID: "recovery", New: recovery.New},
+	{ID: "voice", New: voice.New},
 }

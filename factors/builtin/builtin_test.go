@@ -3,6 +3,7 @@ package builtin
 import (
 	"bytes"
 	"context"
+	"errors"
 	"html/template"
 	"io/fs"
 	"net/url"
@@ -10,12 +11,17 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/eu-health-idp/idp/factors"
 	"github.com/eu-health-idp/idp/factors/factortest"
 	"github.com/eu-health-idp/idp/factors/recovery"
 	"github.com/eu-health-idp/idp/factors/totp"
+	"github.com/eu-health-idp/idp/factors/voice"
 	"github.com/eu-health-idp/idp/idp/i18n"
+	"github.com/eu-health-idp/idp/idp/notify"
+	"github.com/eu-health-idp/idp/idp/phone"
+	"github.com/eu-health-idp/idp/idp/store"
 	"github.com/eu-health-idp/idp/templates"
 )
 
@@ -32,7 +38,7 @@ func newRegistry(t *testing.T) (*factors.Registry, *factortest.Memory) {
 func TestRegistry(t *testing.T) {
 	r, _ := newRegistry(t)
 	t.Run("every built-in factor is built, in order", func(t *testing.T) {
-		if got := strings.Join(r.IDs(), ","); got != "totp,recovery" {
+		if got := strings.Join(r.IDs(), ","); got != "totp,recovery,voice" {
 			t.Errorf("IDs = %s", got)
 		}
 	})
@@ -61,6 +67,10 @@ func prompts(t *testing.T) []page {
 	u := factortest.User("anna")
 	var out []page
 	for _, f := range r.All() {
+		if f.ID() == voice.ID {
+			out = append(out, voicePages(t, f, mem, u, now)...)
+			continue
+		}
 		a := factortest.Attempt(t, mem, f, u, now)
 		p, err := f.Start(ctx, a)
 		if err != nil {
@@ -96,6 +106,88 @@ func prompts(t *testing.T) []page {
 			out = append(out, page{"recovery notice after code " + c, *res.Notice})
 		}
 	}
+	return out
+}
+
+// voicePages drives the voice factor through its pages: a set-up asking
+// for the first and then an alternate number, calling, answered; a login
+// call ringing, answered wrongly, answered, and timed out.
+func voicePages(t *testing.T, f factors.Factor, mem *factortest.Memory, u *store.User, now time.Time) []page {
+	t.Helper()
+	ctx := context.Background()
+	enr, kp := f.(factors.Enroller), f.(factors.Keypad)
+	var out []page
+	digits := func(p factors.Prompt) string { return strings.ReplaceAll(p.Data["Digits"].(string), " ", "") }
+	setup := func(number, name string) {
+		e, err := enr.BeginEnroll(ctx, factors.EnrollAttempt{User: u, Lang: "en", Now: now})
+		if err != nil {
+			t.Fatalf("voice BeginEnroll: %v", err)
+		}
+		at := func() factors.EnrollAttempt {
+			e, err := mem.EnrollmentByID(ctx, e.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return factors.EnrollAttempt{User: u, Enrollment: e, Lang: "en", Now: now}
+		}
+		show := func(what string) factors.Prompt {
+			p, err := enr.EnrollPrompt(ctx, at())
+			if err != nil {
+				t.Fatalf("voice EnrollPrompt: %v", err)
+			}
+			out = append(out, page{"voice enrolment " + what + " of the " + name + " number", p})
+			return p
+		}
+		show("asking")
+		form := url.Values{"op": {"finish"}, "step": {voice.StepVerify}, "country": {"NL"}, "phone": {number}}
+		if _, err := enr.FinishEnroll(ctx, at(), factors.Input{Form: form}); !errors.Is(err, factors.ErrEnrollContinues) {
+			t.Fatalf("voice verify: %v", err)
+		}
+		p := show("calling")
+		if _, err := kp.Keypress(ctx, "voice.e."+e.ID+".1", digits(p), now); err != nil {
+			t.Fatalf("voice Keypress: %v", err)
+		}
+		show("answered")
+		form = url.Values{"op": {"finish"}, "step": {voice.StepCheck}}
+		if _, err := enr.FinishEnroll(ctx, at(), factors.Input{Form: form}); err != nil {
+			t.Fatalf("voice check: %v", err)
+		}
+	}
+	setup("612345678", "first")
+	setup("201234567", "alternate")
+	login := func(what string, then func(ch *store.Challenge, p factors.Prompt) time.Time) {
+		a := factortest.Attempt(t, mem, f, u, now)
+		if err := mem.CreateChallenge(ctx, a.Challenge); err != nil {
+			t.Fatal(err)
+		}
+		p, err := f.Start(ctx, a)
+		if err != nil {
+			t.Fatalf("voice Start: %v", err)
+		}
+		at := then(a.Challenge, p)
+		if a.Challenge, err = mem.ChallengeByID(ctx, a.Challenge.ID, at); err != nil {
+			t.Fatal(err)
+		}
+		a.Now = at
+		if p, err = f.Prompt(ctx, a); err != nil {
+			t.Fatalf("voice Prompt: %v", err)
+		}
+		out = append(out, page{"voice challenge " + what, p})
+	}
+	login("ringing", func(*store.Challenge, factors.Prompt) time.Time { return now })
+	login("answered", func(ch *store.Challenge, p factors.Prompt) time.Time {
+		if _, err := kp.Keypress(ctx, "voice.c."+ch.ID+".1", digits(p), now); err != nil {
+			t.Fatalf("voice Keypress: %v", err)
+		}
+		return now
+	})
+	login("answered wrongly", func(ch *store.Challenge, p factors.Prompt) time.Time {
+		if _, err := kp.Keypress(ctx, "voice.c."+ch.ID+".1", "*", now); err != nil {
+			t.Fatalf("voice Keypress: %v", err)
+		}
+		return now
+	})
+	login("timed out", func(*store.Challenge, factors.Prompt) time.Time { return now.Add(2 * time.Minute) })
 	return out
 }
 
@@ -163,6 +255,10 @@ func TestErrorMessagesAreCatalogued(t *testing.T) {
 	for _, id := range []string{
 		totp.MsgCodeRequired, totp.MsgCodeFormat, totp.MsgCodeWrong, totp.MsgCodeUsed, totp.MsgNameTooLong, totp.MsgNameInvalid,
 		recovery.MsgCodeRequired, recovery.MsgCodeFormat, recovery.MsgCodeWrong, recovery.MsgCodeUsed, recovery.MsgSavedRequired,
+		voice.MsgNotYet, voice.MsgDigitsWrong, voice.MsgNoEntry, voice.MsgWait, voice.MsgTooManyCalls, voice.MsgUnknownNumber,
+		voice.MsgNumberKnown, voice.MsgTooManyWrong, voice.MsgNoNumber,
+		phone.MsgRequired, phone.MsgInvalid, phone.MsgCountry, phone.MsgNoCalls,
+		notify.MsgLimited, notify.MsgUnavailable, notify.MsgUndeliverable, notify.MsgCountry,
 	} {
 		if _, ok := slices.BinarySearch(ids, id); !ok {
 			t.Errorf("%q is not in the English catalog", id)
@@ -187,7 +283,7 @@ func render(t *testing.T, tmpl string, data map[string]any) string {
 
 // leftovers are signs of a page that rendered wrongly: a message id shown
 // instead of its text, a missing value, or a URL html/template refused.
-var leftovers = regexp.MustCompile(`<no value>|ZgotmplZ|\b(factor|totp|recovery)(\.[a-z_]+)+\b`)
+var leftovers = regexp.MustCompile(`<no value>|ZgotmplZ|\b(factor|totp|recovery|voice|phone|notify)(\.[a-z_]+)+\b`)
 
 func TestPagesRenderInEveryLanguage(t *testing.T) {
 	b, err := i18n.New()
@@ -255,6 +351,38 @@ func TestPagesShowFieldErrorsAccessibly(t *testing.T) {
 		{"the notice says when none are left", "notice_recovery", "", "", map[string]any{"Remaining": 0, "Total": 10, "Few": true, "None": true}, []string{
 			`Recovery codes left: 0 of 10.`, `your last recovery code`, `Generate new codes`,
 		}},
+		{"the voice setup page marks a refused number", "enroll_voice", "phone", phone.MsgInvalid, map[string]any{
+			"Countries": []map[string]any{{"Region": "NL", "Label": "Nederland (+31)", "Selected": true}, {"Region": "PL", "Label": "Polen (+48)"}},
+		}, []string{
+			`action="/login/enroll"`, `<input type="hidden" name="op" value="finish">`, `<input type="hidden" name="step" value="verify">`,
+			`<select class="field__input" id="country" name="country" autocomplete="country">`,
+			`<option value="NL" selected>Nederland (&#43;31)</option>`, `<option value="PL">Polen (&#43;48)</option>`,
+			`type="tel" inputmode="tel" autocomplete="tel-national"`, `Leave out the 0`,
+			`id="phone-error" role="alert">This is not a valid phone number`,
+			`aria-describedby="phone-hint phone-error" aria-invalid="true"`,
+			`An authenticator app is safer.`, `Numbers that answer with a menu`,
+		}},
+		{"the voice setup page shows the digits while it calls", "enroll_voice", "", "", map[string]any{
+			"HasNumber": true, "Waiting": true, "Number": "+31 6 12345678", "Digits": "4 7", "PollURL": "/login/status?flow=flow-1",
+		}, []string{
+			`We are calling &#43;31 6 12345678 now.`, `<p class="voice-digits">4 7</p>`,
+			`data-poll="/login/status?flow=flow-1"`, `<input type="hidden" name="step" value="check">`,
+			`<input type="hidden" name="step" value="call">`, `<input type="hidden" name="step" value="change">`,
+		}},
+		{"the voice login page shows the digits and the other numbers while it calls", "factor_voice", "", "", map[string]any{
+			"Waiting": true, "Number": "xxxx-xxxx78", "Digits": "4 7", "PollURL": "/login/status?flow=flow-1",
+			"Others": []map[string]any{{"ID": "e-2", "Masked": "xxxx-xxxx67"}},
+		}, []string{
+			`We are calling your number xxxx-xxxx78 now.`, `<p class="voice-digits">4 7</p>`,
+			`<form class="form" method="post" action="/login/factor" data-poll="/login/status?flow=flow-1">`,
+			`I typed the digits`, `<input type="hidden" name="op" value="resend">`,
+			`<input type="hidden" name="to" value="e-2">`, `Call xxxx-xxxx67`, `href="/login/choose?flow=flow-1"`,
+		}},
+		{"the voice login page explains a failed call and polls no more", "factor_voice", "", "", map[string]any{
+			"Failed": true, "Error": notify.MsgUnavailable, "PollURL": "/login/status?flow=flow-1",
+		}, []string{
+			`<div class="alert" id="form-error" role="alert">`, `Call me again`,
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -281,6 +409,16 @@ func TestPagesShowFieldErrorsAccessibly(t *testing.T) {
 			html := render(t, strings.TrimSuffix(name, ".html"), map[string]any{"L": en})
 			if strings.Contains(html, "aria-invalid") || strings.Contains(html, "field__error") {
 				t.Errorf("%s marks a field without errors", name)
+			}
+		}
+	})
+	t.Run("voice pages poll only while a call waits for its digits", func(t *testing.T) {
+		for _, name := range []string{"factor_voice", "enroll_voice"} {
+			for _, state := range []string{"Answered", "Wrong", "TimedOut", "Failed"} {
+				html := render(t, name, map[string]any{"L": en, "HasNumber": true, state: true, "PollURL": "/login/status?flow=f"})
+				if strings.Contains(html, "data-poll") {
+					t.Errorf("%s polls when %s", name, state)
+				}
 			}
 		}
 	})
