@@ -77,24 +77,48 @@ type Policy struct {
 // digits, so 64 characters leave room for spaces and punctuation only.
 const maxInput = 64
 
+// The digits an accepted number has, country code included. E.164 allows
+// 15 at most; libphonenumber also takes longer German and Indonesian
+// numbers (extensions dialled through, toll-free ranges) that no SMS or
+// voice provider accepts. Below 7 are only service numbers (a German pager
+// range, Iranian UANs), never a person's line.
+const (
+	minDigits = 7
+	maxDigits = 15
+)
+
 // Masked shows a number the way seed 004 does: every digit but the last
-// two replaced, grouped as "xxxx-xxxx72".
+// two replaced, grouped as "xxxx-xxxx72". Only ASCII digits count, so a
+// formatted number ("+31 6 1234 56 7 8") shows its last two digits too, and
+// nothing else of the input (never half a multi-byte character) gets out.
 func Masked(e164 string) string {
-	digits := strings.TrimPrefix(e164, "+")
+	var digits []byte
+	for i := 0; i < len(e164); i++ {
+		if c := e164[i]; c >= '0' && c <= '9' {
+			digits = append(digits, c)
+		}
+	}
 	if len(digits) < 4 {
 		return "xxxx-xxxx"
 	}
-	return "xxxx-xxxx" + digits[len(digits)-2:]
+	return "xxxx-xxxx" + string(digits[len(digits)-2:])
 }
 
-// Region returns the region of an E.164 number ("" when unknown).
+// Region returns the region of an E.164 number ("" when unknown, and for
+// the non-geographic codes such as +800 or +881, which libphonenumber
+// gives the region "001": they belong to no country).
 func Region(e164 string) string {
 	n, err := phonenumbers.Parse(e164, "")
 	if err != nil {
 		return ""
 	}
+	return country(n)
+}
+
+// country is n's ISO 3166-1 region, or "" when n belongs to none.
+func country(n *phonenumbers.PhoneNumber) string {
 	r := phonenumbers.GetRegionCodeForNumber(n)
-	if r == "ZZ" {
+	if !phonenumbers.GetSupportedRegions()[r] {
 		return ""
 	}
 	return r
@@ -146,19 +170,37 @@ func (p *Policy) Parse(region, raw string) (Number, error) {
 	if !phonenumbers.GetSupportedRegions()[region] {
 		return Number{}, &Error{MessageID: MsgCountry}
 	}
-	n, err := phonenumbers.Parse(raw, region)
-	if err != nil || !phonenumbers.IsValidNumber(n) {
+	n, ok := parseValid(raw, region)
+	if !ok && strings.HasPrefix(raw, "00") {
+		// 00 is the international prefix in Europe but not everywhere (the
+		// US dials 011): a 00CC number wins over any selector too.
+		n, ok = parseValid("+"+raw[2:], region)
+	}
+	if !ok {
 		return Number{}, &Error{MessageID: MsgInvalid}
 	}
 	num := Number{
 		E164:   phonenumbers.Format(n, phonenumbers.E164),
-		Region: phonenumbers.GetRegionCodeForNumber(n),
+		Region: country(n),
 		Type:   lineType(phonenumbers.GetNumberType(n)),
+	}
+	if digits := len(num.E164) - 1; digits < minDigits || digits > maxDigits {
+		return Number{}, &Error{MessageID: MsgInvalid}
 	}
 	if !p.allows(num.Region) {
 		return Number{}, &Error{MessageID: MsgCountry}
 	}
 	return num, nil
+}
+
+// parseValid parses raw as typed with region selected and reports whether
+// it is a valid number.
+func parseValid(raw, region string) (*phonenumbers.PhoneNumber, bool) {
+	n, err := phonenumbers.Parse(raw, region)
+	if err != nil || !phonenumbers.IsValidNumber(n) {
+		return nil, false
+	}
+	return n, true
 }
 
 // notNumberRune is anything but what people type in a number: ASCII
@@ -187,8 +229,11 @@ func lineType(t phonenumbers.PhoneNumberType) Type {
 	return Other
 }
 
+// allows reports whether region is a country numbers may belong to: every
+// country when the allow-list is empty, never "" or a non-geographic
+// "001" (international freephone, satellite phones).
 func (p *Policy) allows(region string) bool {
-	return region != "" && region != "ZZ" && (len(p.allowed) == 0 || slices.Contains(p.allowed, region))
+	return phonenumbers.GetSupportedRegions()[region] && (len(p.allowed) == 0 || slices.Contains(p.allowed, region))
 }
 
 // Allowed reports whether an E.164 number belongs to an allowed country.
@@ -221,12 +266,17 @@ func (p *Policy) Countries(lang string) []Country {
 	}
 	slices.SortFunc(out, func(a, b Country) int {
 		switch {
+		case a.Region == b.Region:
+			return 0
 		case a.Region == p.defaultRegion:
 			return -1
 		case b.Region == p.defaultRegion:
 			return 1
 		}
-		return col.CompareString(a.Name, b.Name)
+		if c := col.CompareString(a.Name, b.Name); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Region, b.Region) // same name: still one order
 	})
 	return out
 }

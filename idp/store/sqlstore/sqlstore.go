@@ -199,7 +199,8 @@ func (s *Store) Close() error { return s.sqlDB.Close() }
 // DeleteExpired removes rows whose lifetime ended at or before now. Redeemed
 // auth requests live until their own expiry, which is what keeps code-reuse
 // detection working until then; consumed challenges likewise stay until
-// theirs.
+// theirs. Pending enrollments and dev outbox messages have no expiry column:
+// they go a fixed lifetime after they were created.
 func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int64, error) {
 	n := micros(now)
 	var total int64
@@ -217,6 +218,11 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int64, error)
 		// A set-up abandoned half way (QR shown, code never entered) is
 		// useless after a day: no login flow lives that long.
 		res := tx.Exec("DELETE FROM enrollments WHERE confirmed_at IS NULL AND created_at <= ?", micros(now.Add(-store.PendingEnrollmentLifetime)))
+		if res.Error != nil {
+			return res.Error
+		}
+		total += res.RowsAffected
+		res = tx.Exec("DELETE FROM outbox_messages WHERE created_at <= ?", micros(now.Add(-store.OutboxLifetime)))
 		if res.Error != nil {
 			return res.Error
 		}

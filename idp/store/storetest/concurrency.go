@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -149,6 +150,18 @@ func RunConcurrency(t *testing.T, open Opener) {
 		got, err := s.ChallengeByID(t.Context(), c.ID, t0)
 		check(t, err)
 		same(t, "consumed at the winner's time", got.ConsumedAt, ptr(t0.Add(time.Duration(w)*µs)))
+	})
+
+	t.Run("of 50 concurrent updates of one challenge's data from the same state exactly one lands", func(t *testing.T) {
+		s := open(t)
+		c := challengeReady(t, s, "c1")
+		w := oneWinnerOf(t, race(func(i int) error {
+			return s.UpdateChallengeData(t.Context(), c.ID, c.Data, seq("code-hash", i), fmt.Sprintf(`{"sent":%d}`, i), t0)
+		}), store.ErrConflict)
+		got, err := s.ChallengeByID(t.Context(), c.ID, t0)
+		check(t, err)
+		same(t, "code hash", got.CodeHash, seq("code-hash", w))
+		same(t, "data", got.Data, fmt.Sprintf(`{"sent":%d}`, w))
 	})
 
 	t.Run("of 50 concurrent uses of one key exactly one wins", func(t *testing.T) {

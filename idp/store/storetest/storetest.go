@@ -39,6 +39,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("Challenges", func(t *testing.T) { testChallenges(t, open) })
 	t.Run("SingleUse", func(t *testing.T) { testSingleUse(t, open) })
 	t.Run("LoginFlows", func(t *testing.T) { testLoginFlows(t, open) })
+	t.Run("Outbox", func(t *testing.T) { testOutbox(t, open) })
 	t.Run("Policies", func(t *testing.T) { testPolicies(t, open) })
 	t.Run("Maintenance", func(t *testing.T) { testMaintenance(t, open) })
 }
