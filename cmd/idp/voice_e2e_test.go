@@ -19,7 +19,7 @@ import (
 	"github.com/eu-health-idp/idp/idp/notify"
 )
 
-var voiceDigitsRe = regexp.MustCompile(`class="voice-digits">([0-9]+)<`)
+var voiceDigitsRe = regexp.MustCompile(`class="voice-digits">([0-9 ]+)<`)
 
 // shownDigits returns the digits a voice page asks the person to type.
 func shownDigits(t *testing.T, p page) string {
@@ -28,7 +28,7 @@ func shownDigits(t *testing.T, p page) string {
 	if m == nil {
 		t.Fatalf("no digits on the page (status %d):\n%s", p.status, p.body)
 	}
-	return m[1]
+	return strings.ReplaceAll(m[1], " ", "")
 }
 
 // pollStatus is what the page's script would learn from /login/status.
@@ -44,11 +44,24 @@ func (b *browser) pollStatus(flowID string) string {
 	return s.Status
 }
 
-// keypad types digits during the call ref on the dev outbox's keypad.
+// keypad types digits during the call ref on the dev outbox's keypad. The
+// page shows a keypad only until the call has its entry, so this posts
+// the form directly: a second entry must be refused by the server, not
+// just hidden by the page.
 func (b *browser) keypad(ref, digits string) {
 	b.t.Helper()
-	p := b.get(b.idp.issuer + "/dev/outbox")
-	b.submit(p, "/dev/outbox/keypad", map[string]string{"ref": ref}, url.Values{"digits": {digits}})
+	b.get(b.idp.issuer + "/dev/outbox") // sets the CSRF cookie
+	u, _ := url.Parse(b.idp.issuer)
+	var token string
+	for _, c := range b.client.Jar.Cookies(u) {
+		if c.Name == "idp_csrf" {
+			token = c.Value
+		}
+	}
+	p := b.postForm(b.idp.issuer+"/dev/outbox/keypad", url.Values{"csrf": {token}, "ref": {ref}, "digits": {digits}})
+	if p.status != http.StatusOK {
+		b.t.Fatalf("keypad: status %d\n%s", p.status, p.body)
+	}
 }
 
 // saveRecoveryCodes confirms the recovery codes set up after a first
@@ -95,7 +108,7 @@ func voiceCall(t *testing.T, backend string) {
 			t.Errorf("want 2 digits by default, got %q", digits)
 		}
 		call, n := b.lastMessage("voice", landline)
-		if n != 1 || call.Digits != 2 || !strings.HasPrefix(call.Ref, "voice.") || strings.Contains(call.Body, digits) && len(digits) > 1 && strings.Count(call.Body, digits) > 0 {
+		if n != 1 || call.Digits != 2 || !strings.HasPrefix(call.Ref, "voice.") || strings.Contains(call.Body, digits) {
 			t.Errorf("want one call gathering 2 digits that does not say them, got %d: %+v", n, call)
 		}
 		if s := b.pollStatus(flowID); s != "pending" {
