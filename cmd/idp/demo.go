@@ -126,17 +126,22 @@ func printDemo(w io.Writer, cfg config.Config) {
   Demo client   id %s
                 secret %s
                 redirect URI %s
-  MFA client    id %s (requires LoA substantial: TOTP + recovery codes,
-                set-up may be skipped for %d days)
+  MFA client    id %s (requires LoA substantial: an authenticator
+                app, an email code, an SMS code or a voice call, plus
+                recovery codes; set-up may be skipped for %d days)
                 secret %s
   Demo user     %s / %s
 
   Try it        %s/authorize?%s
   With MFA      %s/authorize?%s
 
+  Dev outbox    %s/dev/outbox
+                every email, SMS and call is kept here instead of sent;
+                type a call's digits on its keypad
+
 `, cfg.Database.DSN, cfg.Issuer, cfg.Issuer, demoClientID, demoClientSecret, demoRedirectURI,
 		demoMFAClientID, demoMFAGraceDays, demoMFAClientSecret,
-		demoUsername, demoPassword, cfg.Issuer, q.Encode(), cfg.Issuer, mfa.Encode())
+		demoUsername, demoPassword, cfg.Issuer, q.Encode(), cfg.Issuer, mfa.Encode(), cfg.Issuer)
 }
 
 // demoIssuer is the URL a browser on this machine uses to reach --listen:
