@@ -93,7 +93,7 @@ func (f *Factor) mail(lang, to, kind, code, session string) (notify.Message, err
 		return notify.Message{}, fmt.Errorf("email: rendering the %s mail: %w", kind, err)
 	}
 	return notify.Message{
-		Channel: notify.Email, To: to, Subject: d.Subject, Text: tb.String(), HTML: hb.String(),
+		Channel: notify.Email, To: to, Lang: d.Lang, Subject: d.Subject, Text: tb.String(), HTML: hb.String(),
 	}, nil
 }
 

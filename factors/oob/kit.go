@@ -39,7 +39,8 @@ type Dest struct {
 }
 
 // Compose builds the message that carries code to dest. The kit fills
-// Ref, Lang, UserID and IP.
+// Ref, UserID and IP, and Lang when Compose left it empty (Compose knows
+// the language it actually wrote in).
 type Compose func(code string, dest Dest, c Challenge) (notify.Message, error)
 
 // Lookup finds the person's confirmed enrollment id as a destination.
@@ -149,7 +150,10 @@ func (k *Kit) send(ctx context.Context, a factors.Attempt, compose Compose, edit
 			return cur, nil, err
 		}
 		m.Ref = k.Factor + "." + ch.ID + "." + strconv.Itoa(n)
-		m.UserID, m.IP, m.Lang = a.User.ID, a.IP, a.Lang
+		m.UserID, m.IP = a.User.ID, a.IP
+		if m.Lang == "" {
+			m.Lang = a.Lang
+		}
 		sendErr := k.deliver(ctx, m)
 		if sendErr == nil {
 			return cur, nil, nil

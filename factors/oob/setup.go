@@ -13,7 +13,8 @@ import (
 )
 
 // SetupCompose builds the message that carries a set-up code to the
-// destination in d. The kit fills Ref, Lang, UserID and IP.
+// destination in d. The kit fills Ref, UserID and IP, and Lang when
+// SetupCompose left it empty.
 type SetupCompose func(code string, d EnrollData) (notify.Message, error)
 
 // Pending checks that e is u's enrollment of factor, still waiting to be
@@ -116,7 +117,10 @@ func (k *Kit) SetupSend(ctx context.Context, a factors.EnrollAttempt, field stri
 		return err
 	}
 	m.Ref = k.Factor + ".e." + a.Enrollment.ID + "." + strconv.Itoa(n)
-	m.UserID, m.IP, m.Lang = a.User.ID, a.IP, a.Lang
+	m.UserID, m.IP = a.User.ID, a.IP
+	if m.Lang == "" {
+		m.Lang = a.Lang
+	}
 	sendErr := k.deliver(ctx, m)
 	if sendErr == nil {
 		return factors.ErrEnrollContinues

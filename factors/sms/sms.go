@@ -250,7 +250,7 @@ func (f *Factor) loginText(lang string) oob.Compose {
 func (f *Factor) text(lang, to, id, code string) notify.Message {
 	loc := f.messages.Localizer(f.messages.Match(lang, ""))
 	return notify.Message{
-		Channel: notify.SMS, To: to,
+		Channel: notify.SMS, To: to, Lang: loc.Lang(),
 		Text: loc.T(id, "Code", code, "Minutes", oob.Minutes(f.kit.Settings.Lifetime)),
 	}
 }
