@@ -5,12 +5,16 @@ package builtin
 
 import (
 	"github.com/eu-health-idp/idp/factors"
+	"github.com/eu-health-idp/idp/factors/email"
 	"github.com/eu-health-idp/idp/factors/recovery"
+	"github.com/eu-health-idp/idp/factors/sms"
 	"github.com/eu-health-idp/idp/factors/totp"
 )
 
 // Registrations are every built-in factor, for factors.NewRegistry.
 var Registrations = []factors.Registration{
 	{ID: "totp", New: totp.New},
+	{ID: "email", New: email.New},
+	{ID: "sms", New: sms.New},
 	{ID: "recovery", New: recovery.New},
 }
