@@ -19,6 +19,7 @@ import (
 	"slices"
 	"strings"
 	texttemplate "text/template"
+	"time"
 
 	"github.com/eu-health-idp/idp/factors"
 	"github.com/eu-health-idp/idp/factors/oob"
@@ -58,7 +59,7 @@ const (
 
 // Defaults for the settings left zero.
 var defaults = factors.CodeSettings{
-	Lifetime: defaultLifetime, ResendCooldown: defaultCooldown, SendsPerHour: 5, Digits: oob.Digits,
+	Lifetime: 10 * time.Minute, ResendCooldown: 30 * time.Second, SendsPerHour: 5, Digits: oob.Digits,
 }
 
 var (

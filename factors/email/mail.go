@@ -8,7 +8,6 @@ import (
 	"net/mail"
 	"strings"
 	texttemplate "text/template"
-	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -19,8 +18,6 @@ import (
 )
 
 const (
-	defaultLifetime = 10 * time.Minute
-	defaultCooldown = 30 * time.Second
 	// maxAddress is the longest address SMTP can deliver to (RFC 5321's
 	// 256-octet path minus the angle brackets).
 	maxAddress = 254

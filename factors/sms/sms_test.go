@@ -598,3 +598,31 @@ func TestRacingChecks(t *testing.T) {
 		t.Errorf("%d wins", wins.Load())
 	}
 }
+
+func TestPendingNumbersNeverAuthenticate(t *testing.T) {
+	fx := newFixture(t)
+	u := factortest.User("karin")
+	e := fx.begin(t, u)
+	if _, err := fx.finish(t, u, e, url.Values{"step": {"send"}, "phone": {"0612345678"}}); !errors.Is(err, factors.ErrEnrollContinues) {
+		t.Fatal(err)
+	}
+	before := len(fx.sender.Sent())
+	t.Run("no login code goes to a number still being set up", func(t *testing.T) {
+		if _, err := fx.f.Start(ctx, fx.challenge(t, u)); err == nil || len(fx.sender.Sent()) != before {
+			t.Errorf("got %v, %d sent", err, len(fx.sender.Sent())-before)
+		}
+	})
+	t.Run("nor a resend, once the person has a confirmed number", func(t *testing.T) {
+		fx.clock.Advance(30 * time.Second)
+		fx.enrol(t, u, "NL", "0623456734")
+		a, _ := fx.start(t, u)
+		if fx.last(t).To != "+31623456734" {
+			t.Errorf("sent to %s", fx.last(t).To)
+		}
+		fx.clock.Advance(30 * time.Second)
+		err := fx.resend(t, a, e.ID)
+		if fe := factortest.AssertMessage(t, err, factors.Malformed, ""); fe.MessageID != oob.MsgNotYours {
+			t.Errorf("message %s", fe.MessageID)
+		}
+	})
+}
