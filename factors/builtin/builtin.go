@@ -5,7 +5,9 @@ package builtin
 
 import (
 	"github.com/eu-health-idp/idp/factors"
+	"github.com/eu-health-idp/idp/factors/email"
 	"github.com/eu-health-idp/idp/factors/recovery"
+	"github.com/eu-health-idp/idp/factors/sms"
 	"github.com/eu-health-idp/idp/factors/totp"
 	"github.com/eu-health-idp/idp/factors/voice"
 )
@@ -13,6 +15,8 @@ import (
 // Registrations are every built-in factor, for factors.NewRegistry.
 var Registrations = []factors.Registration{
 	{ID: "totp", New: totp.New},
-	{ID: "recovery", New: recovery.New},
+	{ID: "email", New: email.New},
+	{ID: "sms", New: sms.New},
 	{ID: "voice", New: voice.New},
+	{ID: "recovery", New: recovery.New},
 }

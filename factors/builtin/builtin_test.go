@@ -14,8 +14,11 @@ import (
 	"time"
 
 	"github.com/eu-health-idp/idp/factors"
+	"github.com/eu-health-idp/idp/factors/email"
 	"github.com/eu-health-idp/idp/factors/factortest"
+	"github.com/eu-health-idp/idp/factors/oob"
 	"github.com/eu-health-idp/idp/factors/recovery"
+	"github.com/eu-health-idp/idp/factors/sms"
 	"github.com/eu-health-idp/idp/factors/totp"
 	"github.com/eu-health-idp/idp/factors/voice"
 	"github.com/eu-health-idp/idp/idp/i18n"
@@ -38,7 +41,7 @@ func newRegistry(t *testing.T) (*factors.Registry, *factortest.Memory) {
 func TestRegistry(t *testing.T) {
 	r, _ := newRegistry(t)
 	t.Run("every built-in factor is built, in order", func(t *testing.T) {
-		if got := strings.Join(r.IDs(), ","); got != "totp,recovery,voice" {
+		if got := strings.Join(r.IDs(), ","); got != "totp,email,sms,voice,recovery" {
 			t.Errorf("IDs = %s", got)
 		}
 	})
@@ -49,6 +52,20 @@ func TestRegistry(t *testing.T) {
 			}
 		}
 	})
+}
+
+// confirmed are the rows the factors that send need before a challenge
+// can start (an address, numbers); the engine only offers them then.
+var confirmed = map[string][]string{
+	"email": {`{"email":"anna@example.org"}`},
+	"sms":   {`{"phone":"+31612345678","primary":true}`, `{"phone":"+46701234534"}`},
+}
+
+// sendSteps post the first set-up step of the factors that send, so
+// their "code sent" set-up page renders too.
+var sendSteps = map[string]url.Values{
+	"email": {"step": {"send"}, "email": {"jan@example.org"}},
+	"sms":   {"step": {"send"}, "country": {"PL"}, "phone": {"512 345 678"}},
 }
 
 // page is one prompt a factor produced, with the data the engine adds.
@@ -71,7 +88,16 @@ func prompts(t *testing.T) []page {
 			out = append(out, voicePages(t, f, mem, u, now)...)
 			continue
 		}
+		for _, data := range confirmed[f.ID()] {
+			at := now
+			if err := mem.CreateEnrollment(ctx, &store.Enrollment{UserID: u.ID, Factor: f.ID(), Data: data, ConfirmedAt: &at, CreatedAt: now}); err != nil {
+				t.Fatal(err)
+			}
+		}
 		a := factortest.Attempt(t, mem, f, u, now)
+		if err := mem.CreateChallenge(ctx, a.Challenge); err != nil {
+			t.Fatal(err)
+		}
 		p, err := f.Start(ctx, a)
 		if err != nil {
 			t.Fatalf("%s Start: %v", f.ID(), err)
@@ -87,6 +113,15 @@ func prompts(t *testing.T) []page {
 			t.Fatalf("%s EnrollPrompt: %v", f.ID(), err)
 		}
 		out = append(out, page{f.ID() + " enrolment", p})
+		if form, ok := sendSteps[f.ID()]; ok {
+			if _, err := enr.FinishEnroll(ctx, factors.EnrollAttempt{User: u, Enrollment: e, Now: now}, factors.Input{Form: form}); !errors.Is(err, factors.ErrEnrollContinues) {
+				t.Fatalf("%s FinishEnroll: %v", f.ID(), err)
+			}
+			if p, err = enr.EnrollPrompt(ctx, factors.EnrollAttempt{User: u, Enrollment: e}); err != nil {
+				t.Fatalf("%s EnrollPrompt: %v", f.ID(), err)
+			}
+			out = append(out, page{f.ID() + " enrolment with the code sent", p})
+		}
 	}
 	// The recovery notice, with many and with few codes left.
 	f, _ := r.Get("recovery")
@@ -257,7 +292,9 @@ func TestErrorMessagesAreCatalogued(t *testing.T) {
 		recovery.MsgCodeRequired, recovery.MsgCodeFormat, recovery.MsgCodeWrong, recovery.MsgCodeUsed, recovery.MsgSavedRequired,
 		voice.MsgNotYet, voice.MsgDigitsWrong, voice.MsgNoEntry, voice.MsgWait, voice.MsgTooManyCalls, voice.MsgUnknownNumber,
 		voice.MsgNumberKnown, voice.MsgTooManyWrong, voice.MsgNoNumber,
-		phone.MsgRequired, phone.MsgInvalid, phone.MsgCountry, phone.MsgNoCalls,
+		oob.MsgCodeRequired, oob.MsgCodeFormat, oob.MsgCodeWrong, oob.MsgCodeExpired, oob.MsgCodeDead, oob.MsgCooldown, oob.MsgSendCap, oob.MsgNotYours,
+		email.MsgEmailRequired, email.MsgEmailInvalid, email.MsgEmailTooLong, email.MsgEmailTaken, sms.MsgPhoneTaken,
+		phone.MsgRequired, phone.MsgInvalid, phone.MsgCountry, phone.MsgNotMobile, phone.MsgNoCalls,
 		notify.MsgLimited, notify.MsgUnavailable, notify.MsgUndeliverable, notify.MsgCountry,
 	} {
 		if _, ok := slices.BinarySearch(ids, id); !ok {
@@ -283,7 +320,7 @@ func render(t *testing.T, tmpl string, data map[string]any) string {
 
 // leftovers are signs of a page that rendered wrongly: a message id shown
 // instead of its text, a missing value, or a URL html/template refused.
-var leftovers = regexp.MustCompile(`<no value>|ZgotmplZ|\b(factor|totp|recovery|voice|phone|notify)(\.[a-z_]+)+\b`)
+var leftovers = regexp.MustCompile(`<no value>|ZgotmplZ|\b(factor|totp|recovery|email|sms|oob|voice|phone|notify)(\.[a-z_]+)+\b`)
 
 func TestPagesRenderInEveryLanguage(t *testing.T) {
 	b, err := i18n.New()
@@ -343,6 +380,50 @@ func TestPagesShowFieldErrorsAccessibly(t *testing.T) {
 		{"the recovery setup page asks to tick the box", "enroll_recovery", "saved", recovery.MsgSavedRequired, map[string]any{"Codes": []string{"ABCD-2345"}}, []string{
 			`<li><code>ABCD-2345</code></li>`, `name="saved" type="checkbox" value="on" required aria-invalid="true" aria-describedby="saved-error"`,
 			`<input type="hidden" name="op" value="finish">`,
+		}},
+		{"the email page shows the session identifier and marks a wrong code", "factor_email", "code", oob.MsgCodeWrong, map[string]any{"Masked": "a•••@example.org", "SessionID": "042", "Minutes": 10}, []string{
+			`action="/login/factor"`, `autocomplete="one-time-code"`, `inputmode="numeric"`,
+			`We have sent an email to a•••@example.org.`, `Session identifier: <strong class="session-id">042</strong>`,
+			`the same session identifier, 042.`, `valid for 10 minutes`,
+			`<p class="field__error" id="code-error" role="alert">That code is not correct.`,
+			`aria-describedby="code-hint code-error" aria-invalid="true"`,
+			`<input type="hidden" name="op" value="resend">`, `href="/login/choose?flow=flow-1"`,
+		}},
+		{"the email setup page marks a bad address", "enroll_email", "email", email.MsgEmailInvalid, map[string]any{"Stage": "address", "Email": "anna@localhost"}, []string{
+			`action="/login/enroll"`, `<input type="hidden" name="op" value="finish">`, `<input type="hidden" name="step" value="send">`,
+			`type="email" value="anna@localhost"`, `autocomplete="email"`,
+			`id="email-error" role="alert">This is not a valid email address.`,
+			`aria-describedby="email-hint email-error" aria-invalid="true"`,
+		}},
+		{"the email setup page asks for the code with send again and another address", "enroll_email", "code", oob.MsgCodeDead, map[string]any{"Stage": "code", "Email": "anna@example.org", "Minutes": 10}, []string{
+			`We have sent a confirmation code to anna@example.org.`, `<input type="hidden" name="step" value="confirm">`,
+			`<input type="hidden" name="step" value="resend">`, `<input type="hidden" name="step" value="change">`,
+			`autocomplete="one-time-code"`, `id="code-error" role="alert">A wrong code was entered too many times.`,
+		}},
+		{"the email setup page shows a failed send next to the address", "enroll_email", "", "", map[string]any{"Stage": "code", "Email": "anna@example.org", "SendError": notify.MsgUndeliverable}, []string{
+			`id="email-error" role="alert">We could not deliver a message`,
+		}},
+		{"the SMS page shows the masked number, the other numbers and the help", "factor_sms", "code", oob.MsgCodeExpired, map[string]any{
+			"Masked": "xxxx-xxxx72", "Minutes": 5, "Others": []sms.Other{{ID: "e-2", Masked: "xxxx-xxxx34"}},
+		}, []string{
+			`We have sent an SMS to your registered mobile number (xxxx-xxxx72). Enter the code from the SMS in the field below. Valid for: 5 minutes.`,
+			`autocomplete="one-time-code"`, `id="code-error" role="alert">This code is no longer valid.`,
+			`<button class="button button--secondary" type="submit">Send code again</button>`,
+			`<button class="button button--secondary" type="submit" name="to" value="e-2">Send to xxxx-xxxx34</button>`,
+			`a wrong number is registered on your account;`, `you use an SMS app that blocks us as a sender.`,
+		}},
+		{"the SMS setup page warns, selects the country and marks a landline", "enroll_sms", "phone", phone.MsgNotMobile, map[string]any{
+			"Stage": "number", "Country": "SE", "Phone": "08 123 456",
+			"Countries": []phone.Country{{Region: "NL", Code: 31, Name: "Netherlands"}, {Region: "SE", Code: 46, Name: "Sweden"}},
+		}, []string{
+			`<div class="note note--warning">`, `Codes sent by SMS can be intercepted or redirected to another phone. An authenticator app is safer.`,
+			`<option value="NL">Netherlands (+31)</option>`, `<option value="SE" selected>Sweden (+46)</option>`,
+			`name="phone" type="tel" value="08 123 456"`, `inputmode="tel" autocomplete="tel-national"`,
+			`id="phone-error" role="alert">This is not a mobile number.`, `aria-describedby="phone-hint phone-error" aria-invalid="true"`,
+			`<input type="hidden" name="step" value="send">`,
+		}},
+		{"the SMS setup page marks a refused country on the selector", "enroll_sms", "country", phone.MsgCountry, map[string]any{"Stage": "number"}, []string{
+			`id="country-error" role="alert">Numbers from this country cannot be used.`, `aria-describedby="country-error" aria-invalid="true"`,
 		}},
 		{"the notice offers new codes when few are left", "notice_recovery", "", "", map[string]any{"Remaining": 2, "Total": 10, "Few": true}, []string{
 			`Recovery codes left: 2 of 10.`, `<input type="hidden" name="op" value="begin">`,
@@ -406,10 +487,12 @@ func TestPagesShowFieldErrorsAccessibly(t *testing.T) {
 	}
 	t.Run("without errors no field is marked", func(t *testing.T) {
 		for _, name := range ourPages(t) {
-			html := render(t, strings.TrimSuffix(name, ".html"), map[string]any{"L": en})
-			if strings.Contains(html, "aria-invalid") || strings.Contains(html, "field__error") {
-				t.Errorf("%s marks a field without errors", name)
-			}
+			t.Run(name, func(t *testing.T) {
+				html := render(t, strings.TrimSuffix(name, ".html"), map[string]any{"L": en})
+				if strings.Contains(html, "aria-invalid") || strings.Contains(html, "field__error") {
+					t.Errorf("%s marks a field without errors", name)
+				}
+			})
 		}
 	})
 	t.Run("voice pages poll only while a call waits for its digits", func(t *testing.T) {
