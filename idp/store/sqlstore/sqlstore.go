@@ -107,7 +107,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		NowFunc:                func() time.Time { return time.Now().UTC() },
 	})
 	if err != nil {
-		return nil, fmt.Errorf("sqlstore: open: %w", err)
+		return nil, mapErr("open", err) // gorm pings PostgreSQL here
 	}
 	s.db = db
 	if s.sqlDB, err = db.DB(); err != nil {
