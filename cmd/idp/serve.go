@@ -81,7 +81,7 @@ func serve(ctx context.Context, cfg config.Config, ready func(addr string)) erro
 		return err
 	}
 	hs := &http.Server{
-		Handler:           a.server,
+		Handler:           withDeadline(a.server, requestTimeout),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -120,6 +120,24 @@ func serve(ctx context.Context, cfg config.Config, ready func(addr string)) erro
 	}
 	log.Info("stopped", "drain_ms", time.Since(start).Milliseconds())
 	return nil
+}
+
+// requestTimeout bounds every request's context. Nothing we serve takes
+// that long; a database that stops answering (a partition, where nothing
+// refuses or resets) would otherwise hold each request, and a pool
+// connection, until the client gives up. At the deadline the statement is
+// cancelled and the person gets the 503 page. It stays below the server's
+// WriteTimeout (30s), so that page still reaches them, and below the
+// default http.shutdown_timeout (15s), so a drain never cuts a request that
+// respects it. Hard-coded: there is no config key for it yet.
+const requestTimeout = 10 * time.Second
+
+func withDeadline(h http.Handler, d time.Duration) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), d)
+		defer cancel()
+		h.ServeHTTP(w, r.WithContext(ctx))
+	})
 }
 
 // cleanup removes expired rows every few minutes, so tables do not grow

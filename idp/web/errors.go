@@ -53,7 +53,9 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 	case errors.As(err, &he):
 		pe = &PageError{Status: he.Code, MessageID: messageForStatus(he.Code), Err: err}
 	}
-	if errors.Is(err, store.ErrUnavailable) ||
+	// A request that ran out of time waited on the database or for a
+	// password hashing slot: unavailable or overloaded, either way a 503.
+	if errors.Is(err, store.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) ||
 		(pe.Status == http.StatusInternalServerError && s.databaseDown(c.Request().Context())) {
 		pe = &PageError{Status: http.StatusServiceUnavailable, MessageID: "error.unavailable", Err: err}
 	}
