@@ -439,16 +439,19 @@ func leaks(body string) []string {
 
 // dbProxy forwards connections to PostgreSQL. fail() is the outage: every
 // open connection is reset and every new one reset on accept, as a host
-// whose database died answers. recover() forwards again. The shared
+// whose database died answers. freeze() is a partition: connections stay
+// open but no byte goes through. recover() and thaw() end them. The shared
 // PostgreSQL server itself is never touched.
 type dbProxy struct {
 	ln     net.Listener
 	target string
 	wg     sync.WaitGroup
 
-	mu    sync.Mutex
-	down  bool
-	conns map[net.Conn]bool
+	mu     sync.Mutex
+	thawed *sync.Cond // signalled when frozen turns false
+	down   bool
+	frozen bool
+	conns  map[net.Conn]bool
 }
 
 func startDBProxy(t *testing.T, target string) *dbProxy {
@@ -458,10 +461,12 @@ func startDBProxy(t *testing.T, target string) *dbProxy {
 		t.Fatal(err)
 	}
 	p := &dbProxy{ln: ln, target: target, conns: map[net.Conn]bool{}}
+	p.thawed = sync.NewCond(&p.mu)
 	p.wg.Add(1)
 	go p.accept()
 	t.Cleanup(func() {
 		ln.Close()
+		p.thaw()
 		p.fail()
 		p.wg.Wait()
 	})
@@ -519,8 +524,8 @@ func (p *dbProxy) forward(c net.Conn) {
 		return
 	}
 	done := make(chan struct{}, 2)
-	go func() { _, _ = io.Copy(up, c); done <- struct{}{} }()
-	go func() { _, _ = io.Copy(c, up); done <- struct{}{} }()
+	go func() { p.pipe(up, c); done <- struct{}{} }()
+	go func() { p.pipe(c, up); done <- struct{}{} }()
 	<-done
 	reset(c)
 	reset(up)
@@ -528,6 +533,41 @@ func (p *dbProxy) forward(c net.Conn) {
 	p.mu.Lock()
 	delete(p.conns, c)
 	delete(p.conns, up)
+	p.mu.Unlock()
+}
+
+// pipe copies src to dst, holding every chunk while the proxy is frozen.
+func (p *dbProxy) pipe(dst, src net.Conn) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		p.mu.Lock()
+		for p.frozen {
+			p.thawed.Wait()
+		}
+		p.mu.Unlock()
+		if n > 0 {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// freeze stops every byte, in both directions, until thaw.
+func (p *dbProxy) freeze() {
+	p.mu.Lock()
+	p.frozen = true
+	p.mu.Unlock()
+}
+
+func (p *dbProxy) thaw() {
+	p.mu.Lock()
+	p.frozen = false
+	p.thawed.Broadcast()
 	p.mu.Unlock()
 }
 
@@ -814,6 +854,45 @@ func TestDatabaseOutage(t *testing.T) {
 	t.Run("the in-process store's first call after the outage succeeds: its pool dropped the dead connections", func(t *testing.T) {
 		if _, err := st.UserByUsername(ctx, "patient"); err != nil {
 			t.Fatal(err)
+		}
+	})
+
+	t.Run("a database that stops answering (no refusal, no reset) is a 503 after the request deadline, and recovers", func(t *testing.T) {
+		a := newAgent(issuer)
+		l, err := a.authorize(faultClient, "openid")
+		if err != nil {
+			t.Fatal(err)
+		}
+		proxy.freeze()
+		frozenAt := time.Now()
+		detected := eventually(t, 10*time.Second, "reporting not ready", func() bool { return readyz(issuer) == http.StatusServiceUnavailable })
+		a.lang = "sv"
+		a.hc.Timeout = 30 * time.Second
+		start := time.Now()
+		rep, err := a.show(l)
+		waited := time.Since(start)
+		if err != nil {
+			t.Fatalf("the login page during a partition: %v after %s", err, waited)
+		}
+		unavailablePage(t, rep, "sv", "Inloggningstjänsten är tillfälligt otillgänglig.")
+		if waited > requestTimeout+3*time.Second {
+			t.Errorf("the 503 took %s, want about the %s request deadline", waited, requestTimeout)
+		}
+		proxy.thaw()
+		thawedAt := time.Now()
+		recovery := eventually(t, 10*time.Second, "ready again", func() bool { return readyz(issuer) == http.StatusOK })
+		t.Logf("partition: /readyz 503 after %s, a page waited %s for its 503; ready %s after it healed (lasted %s)",
+			detected.Round(time.Millisecond), waited.Round(time.Millisecond), recovery.Round(time.Millisecond), thawedAt.Sub(frozenAt).Round(time.Millisecond))
+		a.lang = ""
+		if err := a.password(l, "patient"); err != nil {
+			t.Fatal(err)
+		}
+		c, err := a.finish(l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep, _, err := a.exchange(c, l.verifier); err != nil || rep.status != http.StatusOK {
+			t.Fatalf("exchange: %v %s", err, rep)
 		}
 	})
 
