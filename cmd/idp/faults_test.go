@@ -440,7 +440,7 @@ func leaks(body string) []string {
 // dbProxy forwards connections to PostgreSQL. fail() is the outage: every
 // open connection is reset and every new one reset on accept, as a host
 // whose database died answers. freeze() is a partition: connections stay
-// open but no byte goes through. recover() and thaw() end them. The shared
+// open but no byte goes through. restore() and thaw() end them. The shared
 // PostgreSQL server itself is never touched.
 type dbProxy struct {
 	ln     net.Listener
@@ -571,7 +571,7 @@ func (p *dbProxy) thaw() {
 	p.mu.Unlock()
 }
 
-// fail resets every connection and refuses new ones until recover.
+// fail resets every connection and refuses new ones until restore.
 func (p *dbProxy) fail() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -582,7 +582,7 @@ func (p *dbProxy) fail() {
 	clear(p.conns)
 }
 
-func (p *dbProxy) recover() {
+func (p *dbProxy) restore() {
 	p.mu.Lock()
 	p.down = false
 	p.mu.Unlock()
@@ -598,8 +598,8 @@ func reset(c net.Conn) {
 
 // ---- polling ----
 
-// eventually polls cond every 50 ms until it is true or within passes;
-// it returns how long it took.
+// eventually polls cond every 50 ms until it is true, and fails the test
+// when within passes first; it returns how long cond took to hold.
 func eventually(t *testing.T, within time.Duration, what string, cond func() bool) time.Duration {
 	t.Helper()
 	start := time.Now()
@@ -810,7 +810,7 @@ func TestDatabaseOutage(t *testing.T) {
 		}
 	})
 
-	proxy.recover()
+	proxy.restore()
 	recoveredAt := time.Now()
 	recovery := eventually(t, 10*time.Second, "ready again", func() bool { return readyz(issuer) == http.StatusOK })
 	t.Logf("recovery: /readyz said 200 %s after the database came back (outage lasted %s)",
