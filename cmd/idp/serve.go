@@ -55,8 +55,11 @@ func serveCmd(g *globals) *cobra.Command {
 }
 
 // serve runs until SIGINT/SIGTERM, then stops accepting, drains in-flight
-// requests for at most http.shutdown_timeout and returns. ready, when not
-// nil, receives the bound address once the listener is open.
+// requests for at most http.shutdown_timeout, closes the store and returns
+// nil (exit status 0). Requests still running at the deadline are cut off:
+// their transactions roll back, so nothing half-done is committed. A second
+// signal while draining kills the process at once. ready, when not nil,
+// receives the bound address once the listener is open.
 func serve(ctx context.Context, cfg config.Config, ready func(addr string)) error {
 	if ctx == nil {
 		ctx = context.Background()
@@ -78,7 +81,7 @@ func serve(ctx context.Context, cfg config.Config, ready func(addr string)) erro
 		return err
 	}
 	hs := &http.Server{
-		Handler:           a.server,
+		Handler:           withDeadline(a.server, requestTimeout),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -97,13 +100,44 @@ func serve(ctx context.Context, cfg config.Config, ready func(addr string)) erro
 		return err
 	case <-ctx.Done():
 	}
-	log.Info("shutting down")
+	stop() // from here on a second SIGTERM or Ctrl-C kills
+	start := time.Now()
+	log.Info("shutting down: no new connections, draining requests in flight", "timeout", cfg.HTTP.ShutdownTimeout.String())
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.HTTP.ShutdownTimeout)
 	defer cancel()
-	if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+	err = hs.Shutdown(sctx)
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		// Close cuts the stragglers' connections, which cancels their
+		// request contexts and so their database statements.
+		log.Warn("shutdown timeout: closing requests still in flight", "timeout", cfg.HTTP.ShutdownTimeout.String())
+		_ = hs.Close()
+	case err != nil:
 		return fmt.Errorf("shutdown: %w", err)
 	}
+	if err := st.Close(); err != nil {
+		log.Warn("close store", "err", err)
+	}
+	log.Info("stopped", "drain_ms", time.Since(start).Milliseconds())
 	return nil
+}
+
+// requestTimeout bounds every request's context. Nothing we serve takes
+// that long; a database that stops answering (a partition, where nothing
+// refuses or resets) would otherwise hold each request, and a pool
+// connection, until the client gives up. At the deadline the statement is
+// cancelled and the person gets the 503 page. It stays below the server's
+// WriteTimeout (30s), so that page still reaches them, and below the
+// default http.shutdown_timeout (15s), so a drain never cuts a request that
+// respects it. Hard-coded: there is no config key for it yet.
+const requestTimeout = 10 * time.Second
+
+func withDeadline(h http.Handler, d time.Duration) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), d)
+		defer cancel()
+		h.ServeHTTP(w, r.WithContext(ctx))
+	})
 }
 
 // cleanup removes expired rows every few minutes, so tables do not grow

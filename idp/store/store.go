@@ -16,6 +16,11 @@ var (
 	// ErrConsumed: a single-use item (code, refresh token) was already used or
 	// revoked. Returned to exactly one loser of every race.
 	ErrConsumed = errors.New("store: already consumed")
+	// ErrUnavailable: the database could not be reached or dropped the
+	// connection (refused, reset, timed out, shutting down). Nothing is
+	// wrong with the request: the caller answers 503 and the person or
+	// client tries again; the pool reconnects on its own.
+	ErrUnavailable = errors.New("store: database unavailable")
 )
 
 // Store is every repository at once, the shape sqlstore returns. Code that

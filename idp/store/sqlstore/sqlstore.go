@@ -16,10 +16,13 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -27,6 +30,7 @@ import (
 	"time"
 
 	"github.com/glebarez/sqlite"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/pressly/goose/v3"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
@@ -103,7 +107,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		NowFunc:                func() time.Time { return time.Now().UTC() },
 	})
 	if err != nil {
-		return nil, fmt.Errorf("sqlstore: open: %w", err)
+		return nil, mapErr("open", err) // gorm pings PostgreSQL here
 	}
 	s.db = db
 	if s.sqlDB, err = db.DB(); err != nil {
@@ -187,10 +191,7 @@ func (s *Store) MigrationsCurrent(ctx context.Context) (bool, error) {
 
 // Ping reports whether the database answers.
 func (s *Store) Ping(ctx context.Context) error {
-	if err := s.sqlDB.PingContext(ctx); err != nil {
-		return fmt.Errorf("sqlstore: ping: %w", err)
-	}
-	return nil
+	return mapErr("ping", s.sqlDB.PingContext(ctx))
 }
 
 // Close releases the connection pool.
@@ -246,8 +247,11 @@ func mapErr(op string, err error) error {
 	switch {
 	case err == nil:
 		return nil
-	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrConsumed):
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrConsumed),
+		errors.Is(err, store.ErrUnavailable):
 		return fmt.Errorf("sqlstore: %s: %w", op, err)
+	case unavailable(err):
+		return fmt.Errorf("sqlstore: %s: %w: %w", op, store.ErrUnavailable, err)
 	case errors.Is(err, gorm.ErrRecordNotFound), errors.Is(err, sql.ErrNoRows):
 		return fmt.Errorf("sqlstore: %s: %w", op, store.ErrNotFound)
 	case errors.Is(err, gorm.ErrDuplicatedKey):
@@ -257,6 +261,31 @@ func mapErr(op string, err error) error {
 		return fmt.Errorf("sqlstore: %s: %w", op, store.ErrNotFound)
 	}
 	return fmt.Errorf("sqlstore: %s: %w", op, err)
+}
+
+// unavailable tells an unreachable database from a refused statement: a
+// failed dial, a socket error or closed connection, a connection pgx or
+// database/sql gave up on, the server shutting down or out of connection
+// slots (SQLSTATE class 08, 57P01-57P03, 53300), or a statement that ran
+// out of time. A canceled context is not one: the caller went away.
+func unavailable(err error) bool {
+	var (
+		connErr *pgconn.ConnectError
+		netErr  net.Error
+		pgErr   *pgconn.PgError
+	)
+	switch {
+	case errors.As(err, &connErr), errors.As(err, &netErr), pgconn.Timeout(err),
+		errors.Is(err, driver.ErrBadConn), errors.Is(err, sql.ErrConnDone), errors.Is(err, pgconn.ErrConnClosed),
+		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, context.DeadlineExceeded):
+		return true
+	case errors.As(err, &pgErr):
+		switch c := pgErr.Code; {
+		case strings.HasPrefix(c, "08"), c == "57P01", c == "57P02", c == "57P03", c == "53300":
+			return true
+		}
+	}
+	return false
 }
 
 // exists tells a missing row from one a guarded UPDATE skipped.
