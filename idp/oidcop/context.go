@@ -17,9 +17,30 @@ const (
 // requestClient is filled in by storage methods that learn which client a
 // token request belongs to; SigningKey reads it to pick the client's alg.
 // op gives SigningKey only a context, so the holder travels in it.
+//
+// It also carries whether a storage call found the database unreachable:
+// the provider's writers then answer 503 instead of what op made of the
+// error (invalid_client, invalid_grant, active:false, or a 500 with the
+// driver's words).
 type requestClient struct {
-	mu  sync.Mutex
-	alg string
+	mu          sync.Mutex
+	alg         string
+	unavailable bool
+}
+
+func (h *requestClient) markUnavailable() {
+	h.mu.Lock()
+	h.unavailable = true
+	h.mu.Unlock()
+}
+
+func (h *requestClient) isUnavailable() bool {
+	if h == nil {
+		return false
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.unavailable
 }
 
 func (h *requestClient) set(alg string) {
@@ -62,7 +83,10 @@ func claimsParam(ctx context.Context) string {
 // also accepts POST, it calls ParseForm itself, which op then reuses.
 func (p *Provider) interceptor(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx := context.WithValue(r.Context(), ctxRequestClient, &requestClient{})
+		ctx := r.Context()
+		if clientHolder(ctx) == nil { // Handler installs it; tests may call op directly
+			ctx = context.WithValue(ctx, ctxRequestClient, &requestClient{})
+		}
 		c := r.URL.Query().Get("claims")
 		if r.URL.Path == "/authorize" && r.Method == http.MethodPost && r.ParseForm() == nil {
 			c = r.Form.Get("claims")

@@ -114,15 +114,17 @@ func (p *Provider) AuthRequestError(w http.ResponseWriter, r *http.Request, req 
 // Handler serves every op endpoint with our fixes around them.
 func (p *Provider) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := &requestClient{}
+		r = r.WithContext(context.WithValue(r.Context(), ctxRequestClient, h))
 		switch strings.TrimPrefix(r.URL.Path, "/") {
 		case ".well-known/openid-configuration":
 			p.discovery(w, r)
 		case "authorize", "authorize/callback", "end_session":
-			rw := &authorizeWriter{ResponseWriter: w, p: p, r: r}
+			rw := &authorizeWriter{ResponseWriter: w, p: p, r: r, h: h}
 			p.op.ServeHTTP(rw, r)
 			rw.finish()
 		case "oauth/token", "oauth/introspect", "revoke", "userinfo":
-			rw := &apiWriter{ResponseWriter: w, path: r.URL.Path}
+			rw := &apiWriter{ResponseWriter: w, path: r.URL.Path, h: h}
 			p.op.ServeHTTP(rw, r)
 			rw.finish()
 		default:
@@ -164,6 +166,7 @@ type authorizeWriter struct {
 	http.ResponseWriter
 	p       *Provider
 	r       *http.Request
+	h       *requestClient
 	status  int
 	capture bytes.Buffer
 	held    bool
@@ -174,6 +177,13 @@ func (a *authorizeWriter) WriteHeader(status int) {
 		return
 	}
 	a.status = status
+	if a.h.isUnavailable() && a.p.renderError != nil {
+		// Whatever op concluded (unknown client, a server_error redirect
+		// carrying the driver's error), the truth is an outage: our 503
+		// page, and reloading this URL later starts the login afresh.
+		a.status, a.held = http.StatusServiceUnavailable, true
+		return
+	}
 	if status == http.StatusFound || status == http.StatusSeeOther {
 		if loc := a.Header().Get("Location"); loc != "" && !strings.HasPrefix(loc, a.p.issuer+"/") && !strings.HasPrefix(loc, "/") {
 			a.Header().Set("Location", addIssuer(loc, a.p.issuer))
@@ -200,6 +210,14 @@ func (a *authorizeWriter) finish() {
 	if !a.held {
 		return
 	}
+	for _, k := range []string{"Content-Type", "X-Content-Type-Options", "Content-Length"} {
+		a.Header().Del(k)
+	}
+	if a.status == http.StatusServiceUnavailable && a.h.isUnavailable() {
+		a.Header().Del("Location")
+		a.p.renderError(a.ResponseWriter, a.r, http.StatusServiceUnavailable, "error.unavailable", "")
+		return
+	}
 	body := strings.TrimSpace(a.capture.String())
 	var e oidc.Error
 	if json.Unmarshal([]byte(body), &e) == nil && e.ErrorType != "" {
@@ -217,9 +235,6 @@ func (a *authorizeWriter) finish() {
 	case a.status >= 500:
 		id = "error.internal"
 		body = ""
-	}
-	for _, k := range []string{"Content-Type", "X-Content-Type-Options", "Content-Length"} {
-		a.Header().Del(k)
 	}
 	a.p.renderError(a.ResponseWriter, a.r, a.status, id, body)
 }
@@ -254,6 +269,7 @@ func addIssuer(loc, issuer string) string {
 type apiWriter struct {
 	http.ResponseWriter
 	path    string
+	h       *requestClient
 	status  int
 	buf     bytes.Buffer
 	buffer  bool
@@ -268,6 +284,13 @@ func (a *apiWriter) WriteHeader(status int) {
 	h := a.Header()
 	h.Set("Cache-Control", "no-store")
 	h.Set("Pragma", "no-cache")
+	if a.h.isUnavailable() {
+		// op's answer says what it made of the outage (invalid_client,
+		// invalid_grant, active:false, a 500 with the driver's error):
+		// drop it, finish answers 503.
+		a.buffer = true
+		return
+	}
 	if status == http.StatusUnauthorized && h.Get("WWW-Authenticate") == "" {
 		if a.path == "/userinfo" {
 			h.Set("WWW-Authenticate", `Bearer error="invalid_token"`)
@@ -294,6 +317,19 @@ func (a *apiWriter) Write(b []byte) (int, error) {
 
 func (a *apiWriter) finish() {
 	if !a.buffer {
+		return
+	}
+	if a.h.isUnavailable() {
+		h := a.Header()
+		for _, k := range []string{"Content-Length", "WWW-Authenticate"} {
+			h.Del(k)
+		}
+		h.Set("Content-Type", "application/json")
+		h.Set("Retry-After", "30")
+		a.ResponseWriter.WriteHeader(http.StatusServiceUnavailable)
+		_ = json.NewEncoder(a.ResponseWriter).Encode(&oidc.Error{
+			ErrorType: "temporarily_unavailable", Description: "the service is temporarily unavailable, try again in a few minutes",
+		})
 		return
 	}
 	body := a.buf.Bytes()

@@ -48,6 +48,20 @@ var (
 	_ op.CanTerminateSessionFromRequest = (*Storage)(nil)
 )
 
+// unavailable reports whether err means the database could not be reached,
+// and notes it on the request: the provider then answers 503 with
+// temporarily_unavailable (RFC 6749 4.1.2.1), whatever op made of the
+// error, so no client takes an outage for a bad secret, code or token.
+func unavailable(ctx context.Context, err error) bool {
+	if !errors.Is(err, store.ErrUnavailable) {
+		return false
+	}
+	if h := clientHolder(ctx); h != nil {
+		h.markUnavailable()
+	}
+	return true
+}
+
 // Health is op's readiness probe.
 func (s *Storage) Health(ctx context.Context) error { return s.st.Ping(ctx) }
 
@@ -59,6 +73,7 @@ func (s *Storage) Health(ctx context.Context) error { return s.st.Ping(ctx) }
 func (s *Storage) GetClientByClientID(ctx context.Context, clientID string) (op.Client, error) {
 	c, err := s.st.ClientByID(ctx, clientID)
 	if err != nil {
+		unavailable(ctx, err)
 		if errors.Is(err, store.ErrNotFound) {
 			return nil, oidc.ErrInvalidClient().WithDescription("unknown client")
 		}
@@ -89,6 +104,7 @@ func (s *Storage) AuthorizeClientIDSecret(ctx context.Context, clientID, clientS
 func (s *Storage) authenticate(ctx context.Context, clientID, clientSecret string) (*store.Client, error) {
 	c, err := s.st.ClientByID(ctx, clientID)
 	if err != nil {
+		unavailable(ctx, err)
 		// Hash anyway so an unknown client costs the same as a wrong secret.
 		s.secrets.Equal(strings.Repeat("0", 64), clientSecret)
 		return nil, oidc.ErrInvalidClient().WithDescription("client authentication failed")
@@ -129,6 +145,7 @@ func (s *Storage) ClientCredentialsTokenRequest(_ context.Context, clientID stri
 func (s *Storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, userID string) (op.AuthRequest, error) {
 	c, err := s.st.ClientByID(ctx, req.ClientID)
 	if err != nil {
+		unavailable(ctx, err)
 		return nil, oidc.ErrInvalidClient().WithDescription("unknown client")
 	}
 	if req.CodeChallenge == "" && c.Public {
@@ -171,6 +188,7 @@ func (s *Storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, 
 		r.UILocales = append(r.UILocales, t.String())
 	}
 	if err := s.st.CreateAuthRequest(ctx, r); err != nil {
+		unavailable(ctx, err)
 		return nil, err
 	}
 	return &AuthRequest{r: r}, nil
@@ -181,6 +199,7 @@ func (s *Storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, 
 func (s *Storage) AuthRequestByID(ctx context.Context, id string) (op.AuthRequest, error) {
 	r, err := s.st.AuthRequestByID(ctx, id, s.now())
 	if err != nil {
+		unavailable(ctx, err)
 		return nil, err
 	}
 	return &AuthRequest{r: r}, nil
@@ -189,7 +208,9 @@ func (s *Storage) AuthRequestByID(ctx context.Context, id string) (op.AuthReques
 // SaveAuthCode is called by /authorize/callback; only the code's hash is
 // kept, with its 60-second lifetime.
 func (s *Storage) SaveAuthCode(ctx context.Context, id, code string) error {
-	return s.st.SaveAuthCode(ctx, id, security.HashToken(code), s.now().Add(s.life.AuthCode))
+	err := s.st.SaveAuthCode(ctx, id, security.HashToken(code), s.now().Add(s.life.AuthCode))
+	unavailable(ctx, err)
+	return err
 }
 
 // AuthRequestByCode is called at the token endpoint before PKCE and client
@@ -198,6 +219,7 @@ func (s *Storage) SaveAuthCode(ctx context.Context, id, code string) error {
 // token it produced is revoked (RFC 6749 4.1.2, RFC 9700 4.x).
 func (s *Storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRequest, error) {
 	r, err := s.st.AuthRequestByCode(ctx, security.HashToken(code), s.now())
+	unavailable(ctx, err)
 	if errors.Is(err, store.ErrConsumed) && r != nil {
 		s.revokeReplayedCode(ctx, r)
 		return nil, oidc.ErrInvalidGrant().WithDescription("authorization code already used")
@@ -246,6 +268,7 @@ func (s *Storage) CreateAccessToken(ctx context.Context, req op.TokenRequest) (s
 			Scopes: r.scopes, CreatedAt: now, ExpiresAt: now.Add(s.life.AccessToken),
 		}
 		if err := s.st.CreateAccessToken(ctx, at); err != nil {
+			unavailable(ctx, err)
 			return "", time.Time{}, err
 		}
 		return at.ID, at.ExpiresAt, nil
@@ -254,6 +277,7 @@ func (s *Storage) CreateAccessToken(ctx context.Context, req op.TokenRequest) (s
 }
 
 func (s *Storage) codeIssueError(ctx context.Context, r *store.AuthRequest, err error) error {
+	unavailable(ctx, err)
 	if errors.Is(err, store.ErrConsumed) {
 		// Lost a race with a concurrent redemption of the same code.
 		s.revokeReplayedCode(ctx, r)
@@ -306,6 +330,7 @@ func (s *Storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.Token
 			CreatedAt: now, ExpiresAt: now.Add(s.life.AccessToken),
 		}
 		if err := s.st.RotateRefreshToken(ctx, cur.ID, now, &next, at); err != nil {
+			unavailable(ctx, err)
 			if errors.Is(err, store.ErrConsumed) {
 				s.revokeFamily(ctx, cur, "token.refresh_reused")
 				return "", "", time.Time{}, oidc.ErrInvalidGrant().WithDescription("refresh token already used")
@@ -330,6 +355,7 @@ func (s *Storage) revokeFamily(ctx context.Context, t *store.RefreshToken, event
 func (s *Storage) TokenRequestByRefreshToken(ctx context.Context, token string) (op.RefreshTokenRequest, error) {
 	t, err := s.st.RefreshTokenByHash(ctx, security.HashToken(token))
 	if err != nil {
+		unavailable(ctx, err)
 		return nil, op.ErrInvalidRefreshToken
 	}
 	switch {
@@ -342,6 +368,7 @@ func (s *Storage) TokenRequestByRefreshToken(ctx context.Context, token string) 
 		return nil, op.ErrInvalidRefreshToken
 	}
 	if u, err := s.st.UserByID(ctx, t.UserID); err != nil || u.Disabled {
+		unavailable(ctx, err)
 		return nil, op.ErrInvalidRefreshToken
 	}
 	return &refreshRequest{t: t, scopes: slices.Clone(t.Scopes)}, nil
@@ -352,6 +379,7 @@ func (s *Storage) TokenRequestByRefreshToken(ctx context.Context, token string) 
 // as an access token.
 func (s *Storage) GetRefreshTokenInfo(ctx context.Context, clientID, token string) (string, string, error) {
 	t, err := s.st.RefreshTokenByHash(ctx, security.HashToken(token))
+	unavailable(ctx, err)
 	if err != nil || t.ClientID != clientID {
 		return "", "", op.ErrInvalidRefreshToken
 	}
@@ -372,6 +400,7 @@ func (s *Storage) RevokeToken(ctx context.Context, tokenOrID, _ string, clientID
 	if h, ok := strings.CutPrefix(tokenOrID, refreshRef); ok {
 		t, err := s.st.RefreshTokenByHash(ctx, h)
 		if err != nil {
+			unavailable(ctx, err)
 			return nil
 		}
 		if t.ClientID != clientID {
@@ -382,12 +411,14 @@ func (s *Storage) RevokeToken(ctx context.Context, tokenOrID, _ string, clientID
 	}
 	t, err := s.st.AccessTokenByID(ctx, tokenOrID)
 	if err != nil {
+		unavailable(ctx, err)
 		return nil
 	}
 	if t.ClientID != clientID {
 		return oidc.ErrInvalidClient().WithDescription("token was issued to another client")
 	}
 	if err := s.st.RevokeAccessToken(ctx, t.ID, now); err != nil {
+		unavailable(ctx, err)
 		return oidc.ErrServerError()
 	}
 	return nil
@@ -398,6 +429,7 @@ func (s *Storage) RevokeToken(ctx context.Context, tokenOrID, _ string, clientID
 func (s *Storage) activeAccessToken(ctx context.Context, id string) (*store.AccessToken, error) {
 	t, err := s.st.AccessTokenByID(ctx, id)
 	if err != nil {
+		unavailable(ctx, err)
 		return nil, errors.New("token is not active")
 	}
 	if t.RevokedAt != nil || !t.ExpiresAt.After(s.now()) {
@@ -405,6 +437,7 @@ func (s *Storage) activeAccessToken(ctx context.Context, id string) (*store.Acce
 	}
 	if t.UserID != "" {
 		if u, err := s.st.UserByID(ctx, t.UserID); err != nil || u.Disabled {
+			unavailable(ctx, err)
 			return nil, errors.New("token is not active")
 		}
 	}
@@ -437,6 +470,7 @@ func (s *Storage) SetUserinfoFromToken(ctx context.Context, ui *oidc.UserInfo, t
 func (s *Storage) fillUserinfo(ctx context.Context, ui *oidc.UserInfo, userID string, scopes []string) error {
 	u, err := s.st.UserByID(ctx, userID)
 	if err != nil {
+		unavailable(ctx, err)
 		return err
 	}
 	ui.Subject = u.ID
@@ -539,7 +573,9 @@ func (s *Storage) SigningKey(ctx context.Context) (op.SigningKey, error) {
 	if h := clientHolder(ctx); h != nil && h.get() != "" {
 		alg = h.get()
 	}
-	return s.keys.Signing(ctx, alg)
+	k, err := s.keys.Signing(ctx, alg)
+	unavailable(ctx, err)
+	return k, err
 }
 
 // SignatureAlgorithms lists the algorithms for discovery.
@@ -552,7 +588,11 @@ func (s *Storage) SignatureAlgorithms(context.Context) ([]jose.SignatureAlgorith
 }
 
 // KeySet is called per verification and per /keys request (cached).
-func (s *Storage) KeySet(ctx context.Context) ([]op.Key, error) { return s.keys.Public(ctx) }
+func (s *Storage) KeySet(ctx context.Context) ([]op.Key, error) {
+	k, err := s.keys.Public(ctx)
+	unavailable(ctx, err)
+	return k, err
+}
 
 // ---- sessions ----
 
@@ -568,9 +608,12 @@ func (s *Storage) TerminateSession(ctx context.Context, userID, clientID string)
 func (s *Storage) TerminateSessionFromRequest(ctx context.Context, req *op.EndSessionRequest) (string, error) {
 	if raw := sessionCookie(ctx); raw != "" {
 		id := security.HashToken(raw)
-		if sess, err := s.st.SessionByID(ctx, id, s.now()); err == nil {
+		sess, err := s.st.SessionByID(ctx, id, s.now())
+		unavailable(ctx, err)
+		if err == nil {
 			if req.UserID == "" || req.UserID == sess.UserID {
 				if err := s.st.DeleteSession(ctx, id); err != nil {
+					unavailable(ctx, err)
 					return "", err
 				}
 				s.audit(ctx, sess.UserID, req.ClientID, "logout", nil)
@@ -579,6 +622,7 @@ func (s *Storage) TerminateSessionFromRequest(ctx context.Context, req *op.EndSe
 	}
 	if req.UserID != "" && req.ClientID != "" {
 		if err := s.st.RevokeUserTokens(ctx, req.UserID, req.ClientID, s.now()); err != nil {
+			unavailable(ctx, err)
 			return "", err
 		}
 	}
