@@ -9,6 +9,7 @@ import (
 
 	"github.com/eu-health-idp/idp/factors"
 	"github.com/eu-health-idp/idp/idp/notify"
+	"github.com/eu-health-idp/idp/idp/security"
 	"github.com/eu-health-idp/idp/idp/store"
 )
 
@@ -16,6 +17,19 @@ import (
 // destination in d. The kit fills Ref, UserID and IP, and Lang when
 // SetupCompose left it empty.
 type SetupCompose func(code string, d EnrollData) (notify.Message, error)
+
+// Begin creates the pending enrollment of factor with no address or
+// number yet: the set-up page asks for one.
+func Begin(ctx context.Context, st factors.Store, factor string, a factors.EnrollAttempt) (*store.Enrollment, error) {
+	if a.User == nil || a.User.ID == "" {
+		return nil, fmt.Errorf("%s: enrolling without a user", factor)
+	}
+	e := &store.Enrollment{ID: security.RandomToken(16), UserID: a.User.ID, Factor: factor, CreatedAt: a.Now}
+	if err := st.CreateEnrollment(ctx, e); err != nil {
+		return nil, fmt.Errorf("%s: storing the enrollment: %w", factor, err)
+	}
+	return e, nil
+}
 
 // Pending checks that e is u's enrollment of factor, still waiting to be
 // confirmed. A confirmed one means a double submit: the error wraps

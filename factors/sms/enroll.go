@@ -10,21 +10,13 @@ import (
 	"github.com/eu-health-idp/idp/factors/oob"
 	"github.com/eu-health-idp/idp/idp/notify"
 	"github.com/eu-health-idp/idp/idp/phone"
-	"github.com/eu-health-idp/idp/idp/security"
 	"github.com/eu-health-idp/idp/idp/store"
 )
 
 // BeginEnroll creates a pending enrollment with no number yet: the page
 // asks for one.
 func (f *Factor) BeginEnroll(ctx context.Context, a factors.EnrollAttempt) (*store.Enrollment, error) {
-	if a.User == nil || a.User.ID == "" {
-		return nil, errors.New("sms: enrolling without a user")
-	}
-	e := &store.Enrollment{ID: security.RandomToken(16), UserID: a.User.ID, Factor: ID, CreatedAt: a.Now}
-	if err := f.kit.Store.CreateEnrollment(ctx, e); err != nil {
-		return nil, fmt.Errorf("sms: storing the enrollment: %w", err)
-	}
-	return e, nil
+	return oob.Begin(ctx, f.kit.Store, ID, a)
 }
 
 // EnrollPrompt shows the number form (country selector and national
