@@ -8,7 +8,7 @@
 #   PG_DSN=postgres://postgres@127.0.0.1:5432/bench?sslmode=disable make bench-load
 #                                                     # `idp serve` on PostgreSQL
 #
-# Knobs (environment): DURATION (15s), WARMUP (3s), SCENARIOS (all, as
+# Knobs (environment): DURATION (15s), WARMUP (2s), SCENARIOS (all, as
 # "name:workers ..."), TOTP_USERS (1200: login-totp and step-up need
 # rate x 30 s of them), USERS (16), SERVER_CPUS (0), TOOL_CPUS (1),
 # PORT (18080), OUT (bench-load.json), WORK (a temp directory).
@@ -16,7 +16,7 @@ set -eu
 
 GO=${GO:-go}
 DURATION=${DURATION:-15s}
-WARMUP=${WARMUP:-3s}
+WARMUP=${WARMUP:-2s}
 USERS=${USERS:-16}
 TOTP_USERS=${TOTP_USERS:-1200}
 SERVER_CPUS=${SERVER_CPUS:-0}
@@ -44,7 +44,7 @@ TOOL_PIN=$(pinned "$TOOL_CPUS")
 # Workers per scenario: enough to keep the server's core busy (closed
 # loop: each worker waits for its answer), not so many that the latency
 # is mostly queueing. Override with SCENARIOS="name:N ...".
-SCENARIOS=${SCENARIOS:-discovery:32 jwks:32 client-credentials:32 introspect:32 refresh:16 login:8 login-totp:8 step-up:8}
+SCENARIOS=${SCENARIOS:-discovery:16 jwks:32 client-credentials:16 introspect:16 refresh:8 login:2 login:4 login-totp:4 step-up:4}
 
 ISSUER=http://127.0.0.1:$PORT
 cd "$WORK"
