@@ -24,3 +24,8 @@ demo:
 ## fmt: gofmt every Go file in place
 fmt:
 	gofmt -w $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.git/*')
+
+## bench-load: the load test of docs/LOADTEST.md (idp pinned to CPU 0, idp-bench to CPU 1; PG_DSN=postgres://... for PostgreSQL)
+.PHONY: bench-load
+bench-load:
+	GO=$(GO) sh cmd/idp-bench/loadtest.sh

@@ -18,6 +18,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -42,7 +43,7 @@ func rootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(runCmd(), setupCmd(), seedCmd())
+	root.AddCommand(runCmd(), setupCmd(), seedCmd(), reportCmd())
 	return root
 }
 
@@ -62,8 +63,9 @@ func runCmd() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "run",
 		Short: "Run scenarios in a closed loop and print rps, latency percentiles and errors by kind",
-		Long: "Run each scenario of --scenario (comma separated) in turn: --concurrency workers, each with its\n" +
-			"own keep-alive connection, loop for --warmup (not counted) and then --duration.\n\nScenarios:\n" +
+		Long: "Run each scenario of --scenario (comma separated) in turn: --concurrency workers (or NAME:N for\n" +
+			"N workers), each with its own keep-alive connection, loop for --warmup (not counted) and then\n" +
+			"--duration.\n\nScenarios:\n" +
 			strings.Join(about, "\n") + "\n\nCredentials come from --setup-file (see `idp-bench setup`) or the flags below.\n" +
 			"The credential flags are for throwaway bench accounts only: argv is visible to other users.",
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -99,12 +101,21 @@ func runCmd() *cobra.Command {
 			}
 			o.Setup = s
 			rep := newReport(o.Issuer)
-			for _, name := range strings.Split(scenarioList, ",") {
-				o.Scenario = strings.TrimSpace(name)
-				if !jsonOut {
-					fmt.Fprintf(cmd.ErrOrStderr(), "running %s: %d workers, %v warm-up + %v\n", o.Scenario, o.Concurrency, o.Warmup, o.Duration)
+			for _, item := range strings.Split(scenarioList, ",") {
+				ro := o
+				name, conc, ok := strings.Cut(strings.TrimSpace(item), ":")
+				ro.Scenario = name
+				if ok {
+					n, err := strconv.Atoi(conc)
+					if err != nil || n < 1 {
+						return fmt.Errorf("--scenario %q: NAME or NAME:CONCURRENCY", item)
+					}
+					ro.Concurrency = n
 				}
-				res, err := run(cmd.Context(), o)
+				if !jsonOut {
+					fmt.Fprintf(cmd.ErrOrStderr(), "running %s: %d workers, %v warm-up + %v\n", ro.Scenario, ro.Concurrency, ro.Warmup, ro.Duration)
+				}
+				res, err := run(cmd.Context(), ro)
 				if err != nil {
 					return err
 				}
@@ -125,7 +136,7 @@ func runCmd() *cobra.Command {
 	}
 	f := c.Flags()
 	f.StringVar(&o.Issuer, "issuer", "", "issuer URL of the OP (default: the setup file's)")
-	f.StringVar(&scenarioList, "scenario", "discovery", "scenario(s), comma separated: "+strings.Join(scenarioNames(), ", "))
+	f.StringVar(&scenarioList, "scenario", "discovery", "scenario(s), comma separated, each NAME or NAME:CONCURRENCY: "+strings.Join(scenarioNames(), ", "))
 	f.IntVarP(&o.Concurrency, "concurrency", "c", 8, "workers (closed loop: each sends its next request when the last is answered)")
 	f.DurationVarP(&o.Duration, "duration", "d", 10*time.Second, "measured time per scenario")
 	f.DurationVar(&o.Warmup, "warmup", 2*time.Second, "time run before the measurement, not counted")
@@ -228,6 +239,25 @@ func seedCmd() *cobra.Command {
 	f.IntVar(&o.Sessions, "sessions", 0, "SSO sessions to create, spread over the users")
 	f.IntVar(&o.Audit, "audit", 0, "audit events to create, spread over the users and the last 30 days")
 	return c
+}
+
+func reportCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "report FILE",
+		Short: "Print the table of a JSON report written by run --json",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			b, err := os.ReadFile(args[0])
+			if err != nil {
+				return err
+			}
+			var r report
+			if err := json.Unmarshal(b, &r); err != nil {
+				return fmt.Errorf("%s: %w", args[0], err)
+			}
+			return r.writeTable(cmd.OutOrStdout())
+		},
+	}
 }
 
 func writeJSON(w io.Writer, v any) error {

@@ -85,7 +85,10 @@ func fetchDiscovery(ctx context.Context, issuer string, timeout time.Duration) (
 	if err != nil {
 		return d, err
 	}
-	resp, err := http.DefaultClient.Do(req)
+	// No proxy from the environment, as for the workers.
+	tr := &http.Transport{Proxy: nil}
+	defer tr.CloseIdleConnections()
+	resp, err := (&http.Client{Transport: tr}).Do(req)
 	if err != nil {
 		return d, fmt.Errorf("discovery: %w", err)
 	}
