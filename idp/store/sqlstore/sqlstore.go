@@ -115,6 +115,11 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	}
 	if maxConns > 0 {
 		s.sqlDB.SetMaxOpenConns(maxConns)
+		// database/sql keeps 2 idle connections by default: above two
+		// requests in flight every query then closes and reopens a
+		// PostgreSQL connection (measured: 47% of the machine in the
+		// kernel, client_credentials 749/s -> 2,163/s with this line).
+		s.sqlDB.SetMaxIdleConns(maxConns)
 	}
 	if err := s.Ping(ctx); err != nil {
 		s.sqlDB.Close()
