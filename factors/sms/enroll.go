@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/eu-health-idp/idp/factors"
 	"github.com/eu-health-idp/idp/factors/oob"
@@ -128,9 +127,8 @@ func (f *Factor) parse(country, raw string) (phone.Number, *factors.Error) {
 	switch {
 	case errors.As(err, &pe):
 		field := FieldPhone
-		typed := strings.TrimSpace(raw)
-		if pe.MessageID == phone.MsgCountry && !strings.HasPrefix(typed, "+") && !strings.HasPrefix(typed, "00") {
-			field = FieldCountry // the selector chose it, not a +CC typed in
+		if pe.Selector {
+			field = FieldCountry
 		}
 		return n, &factors.Error{Kind: factors.Malformed, MessageID: pe.MessageID, Field: field}
 	case err != nil:

@@ -223,7 +223,11 @@ func (f *Factor) verify(ctx context.Context, a factors.EnrollAttempt, in factors
 	num, err := f.phones.Parse(in.Form.Get(FieldCountry), in.Form.Get(FieldPhone))
 	var pe *phone.Error
 	if errors.As(err, &pe) {
-		return &factors.Error{Kind: factors.Malformed, MessageID: pe.MessageID, Field: FieldPhone}
+		field := FieldPhone
+		if pe.Selector {
+			field = FieldCountry
+		}
+		return &factors.Error{Kind: factors.Malformed, MessageID: pe.MessageID, Field: field}
 	}
 	if err != nil {
 		return err

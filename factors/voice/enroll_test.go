@@ -123,19 +123,19 @@ func TestEnrollNumberForm(t *testing.T) {
 		}
 	})
 	tests := []struct {
-		name, country, number, msg string
+		name, country, number, msg, field string
 	}{
-		{"nothing typed is asked for", "NL", "  ", phone.MsgRequired},
-		{"garbage is not a number", "NL", "call me maybe", phone.MsgInvalid},
-		{"too few digits are not a number", "NL", "612", phone.MsgInvalid},
-		{"a country off the allow-list is refused", "DE", "030 1234567", phone.MsgCountry},
-		{"a number of a country off the allow-list is refused", "NL", "+49 30 1234567", phone.MsgCountry},
-		{"a number that cannot be called is refused", "NL", "0800 1234", phone.MsgNoCalls},
+		{"nothing typed is asked for", "NL", "  ", phone.MsgRequired, FieldPhone},
+		{"garbage is not a number", "NL", "call me maybe", phone.MsgInvalid, FieldPhone},
+		{"too few digits are not a number", "NL", "612", phone.MsgInvalid, FieldPhone},
+		{"a country off the allow-list is refused next to the selector", "DE", "030 1234567", phone.MsgCountry, FieldCountry},
+		{"a number of a country off the allow-list is refused next to the number", "NL", "+49 30 1234567", phone.MsgCountry, FieldPhone},
+		{"a number that cannot be called is refused", "NL", "0800 1234", phone.MsgNoCalls, FieldPhone},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := s.step(t, url.Values{"step": {StepVerify}, "country": {tt.country}, "phone": {tt.number}})
-			wantMessage(t, err, FieldPhone, tt.msg)
+			wantMessage(t, err, tt.field, tt.msg)
 			if len(fx.sender.Sent()) != 0 {
 				t.Error("a call was placed")
 			}

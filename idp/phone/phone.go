@@ -46,6 +46,10 @@ func (n Number) CanCall() bool { return n.Type == Mobile || n.Type == Landline |
 // Error is a number refused, with the message id to show next to the field.
 type Error struct {
 	MessageID string
+	// Selector: the refusal is of the country chosen in the selector (not
+	// of a +CC or 00CC typed in the number), so a form shows it next to
+	// the selector.
+	Selector bool
 }
 
 func (e *Error) Error() string { return "phone: " + e.MessageID }
@@ -168,7 +172,7 @@ func (p *Policy) Parse(region, raw string) (Number, error) {
 		region = p.defaultRegion
 	}
 	if !phonenumbers.GetSupportedRegions()[region] {
-		return Number{}, &Error{MessageID: MsgCountry}
+		return Number{}, &Error{MessageID: MsgCountry, Selector: true}
 	}
 	n, ok := parseValid(raw, region)
 	if !ok && strings.HasPrefix(raw, "00") {
@@ -188,7 +192,8 @@ func (p *Policy) Parse(region, raw string) (Number, error) {
 		return Number{}, &Error{MessageID: MsgInvalid}
 	}
 	if !p.allows(num.Region) {
-		return Number{}, &Error{MessageID: MsgCountry}
+		international := strings.HasPrefix(raw, "+") || strings.HasPrefix(raw, "00")
+		return Number{}, &Error{MessageID: MsgCountry, Selector: !international}
 	}
 	return num, nil
 }

@@ -176,6 +176,25 @@ func TestParseRefuses(t *testing.T) {
 		})
 	}
 
+	t.Run("a refused country is the selector's only when no +CC or 00CC was typed", func(t *testing.T) {
+		for _, tc := range []struct {
+			region, raw string
+			selector    bool
+		}{
+			{"US", "(201) 555-0123", true},
+			{"XX", "0612345678", true},
+			{"NL", "+1 201-555-0123", false},
+			{"NL", "001 201 555 0123", false},
+			{"NL", "abc", false}, // invalid, not a country refusal
+		} {
+			_, err := eu(t).Parse(tc.region, tc.raw)
+			var perr *phone.Error
+			if !errors.As(err, &perr) || perr.Selector != tc.selector {
+				t.Errorf("Parse(%q, %q) = %v (selector %v), want selector %v", tc.region, tc.raw, err, perr != nil && perr.Selector, tc.selector)
+			}
+		}
+	})
+
 	t.Run("the error reads as its message id", func(t *testing.T) {
 		_, err := eu(t).Parse("NL", "")
 		if got := err.Error(); got != "phone: phone.error.required" {
