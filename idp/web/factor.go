@@ -130,12 +130,7 @@ func (h *loginHandler) showFactor(c echo.Context, st *loginState, d flow.Decisio
 	if _, ok := f.(factors.Poller); ok {
 		data["PollURL"] = pollURL(st.flow.ID)
 	}
-	for k, v := range prompt.Data {
-		if k == "Error" && data["Error"] != nil {
-			continue // the engine's message (a wrong answer) comes first
-		}
-		data[k] = v
-	}
+	mergePrompt(data, prompt)
 	data["AttemptsLeft"] = ch.MaxAttempts - ch.Attempts
 	return c.Render(status, prompt.Template, data)
 }
@@ -239,6 +234,18 @@ func (h *loginHandler) answer(c echo.Context) error {
 	return seeFlow(c, st.flow.ID)
 }
 
+// mergePrompt adds a factor's page data to the engine's. The engine's
+// message (a wrong answer, a refused resend) wins over the factor's own
+// (the last send failed): it answers what the person just did.
+func mergePrompt(data map[string]any, p factors.Prompt) {
+	for k, v := range p.Data {
+		if k == "Error" && data["Error"] != nil {
+			continue
+		}
+		data[k] = v
+	}
+}
+
 // showEnrollOffer is the page that asks the person to set up a factor
 // their portal requires, with "Skip (N days left)" during the grace period.
 func (h *loginHandler) showEnrollOffer(c echo.Context, st *loginState, d flow.Decision, page map[string]any) error {
@@ -290,12 +297,7 @@ func (h *loginHandler) showEnrollment(c echo.Context, st *loginState, page map[s
 		data["PollURL"] = pollURL(st.flow.ID)
 	}
 	data["Alternatives"] = h.alternatives(st, f)
-	for k, v := range prompt.Data {
-		if k == "Error" && data["Error"] != nil {
-			continue
-		}
-		data[k] = v
-	}
+	mergePrompt(data, prompt)
 	return c.Render(status, prompt.Template, data)
 }
 
