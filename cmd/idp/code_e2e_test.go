@@ -129,8 +129,8 @@ func emailCode(t *testing.T, backend string) {
 		id := sessionID(t, p)
 		first, n := b.lastMessage("email", address)
 		p = b.submit(p, "/login/factor", map[string]string{"op": "resend"}, nil)
-		if p.status != http.StatusTooManyRequests {
-			t.Fatalf("resend within the cooldown: status %d", p.status)
+		if p.status != http.StatusTooManyRequests || !strings.Contains(p.body, "Please wait a moment before asking for another one") {
+			t.Fatalf("resend within the cooldown: status %d, want 429 with the wait message", p.status)
 		}
 		if _, again := b.lastMessage("email", address); again != n {
 			t.Fatalf("a resend within the cooldown sent a mail")

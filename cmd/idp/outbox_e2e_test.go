@@ -94,6 +94,12 @@ func TestDevOutboxOnlyInDevMode(t *testing.T) {
 		if p := b.do(req); p.status != http.StatusNotFound && p.status != http.StatusMethodNotAllowed {
 			t.Errorf("POST /dev/outbox/keypad: got %d, want 404", p.status)
 		}
+		// Nor, with no voice provider configured, its callback route.
+		req, _ = http.NewRequest(http.MethodPost, idp.issuer+"/hooks/voice?ref=voice.c.x.1", strings.NewReader("Digits=12"))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if p := b.do(req); p.status != http.StatusNotFound {
+			t.Errorf("POST /hooks/voice without a voice provider: got %d, want 404", p.status)
+		}
 	})
 	t.Run("in dev mode it is a page and JSON, empty at first", func(t *testing.T) {
 		idp := startIdP(t, "sqlite", devMode)
