@@ -1,6 +1,7 @@
 package main
 
 import (
+	"log/slog"
 	"time"
 
 	"github.com/eu-health-idp/idp/config"
@@ -20,7 +21,7 @@ const sentRefsKept = 24 * time.Hour
 // allowed countries), sent at most once across every node, and retried on
 // transient provider errors. The callbacks are the voice provider's, nil
 // when no provider places calls.
-func buildNotify(cfg config.Config, st store.Store, phones *phone.Policy, now func() time.Time) (notify.Router, notify.Callbacks, error) {
+func buildNotify(cfg config.Config, st store.Store, phones *phone.Policy, log *slog.Logger, now func() time.Time) (notify.Router, notify.Callbacks, error) {
 	var (
 		r      notify.Router
 		cb     notify.Callbacks
@@ -45,7 +46,7 @@ func buildNotify(cfg config.Config, st store.Store, phones *phone.Policy, now fu
 		twilio = t
 		return t, err
 	}
-	outbox := notify.NewOutbox(st, now)
+	outbox := notify.NewOutbox(st, now, log)
 
 	switch cfg.Transport("email") {
 	case "smtp":

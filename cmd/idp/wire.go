@@ -97,7 +97,7 @@ func buildApp(ctx context.Context, cfg config.Config, st store.Store, log *slog.
 	if err != nil {
 		return nil, err
 	}
-	senders, callbacks, err := buildNotify(cfg, st, phones, now)
+	senders, callbacks, err := buildNotify(cfg, st, phones, log, now)
 	if err != nil {
 		return nil, err
 	}

@@ -20,12 +20,16 @@ type Outbox struct {
 
 var _ Sender = (*Outbox)(nil)
 
-// NewOutbox returns the dev outbox over st; now nil means time.Now.
-func NewOutbox(st store.Outbox, now func() time.Time) *Outbox {
+// NewOutbox returns the dev outbox over st; now nil means time.Now, log
+// nil the default logger.
+func NewOutbox(st store.Outbox, now func() time.Time, log *slog.Logger) *Outbox {
 	if now == nil {
 		now = time.Now
 	}
-	return &Outbox{st: st, now: now, log: slog.Default()}
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Outbox{st: st, now: now, log: log}
 }
 
 // Send stores m. The log line names the channel and the Ref only: the

@@ -14,8 +14,7 @@ func TestOutbox(t *testing.T) {
 	at := time.Date(2025, 5, 6, 7, 8, 9, 0, time.UTC)
 	st := &memOutbox{}
 	var logs bytes.Buffer
-	o := NewOutbox(st, func() time.Time { return at })
-	o.log = slog.New(slog.NewTextHandler(&logs, nil))
+	o := NewOutbox(st, func() time.Time { return at }, slog.New(slog.NewTextHandler(&logs, nil)))
 
 	msgs := []Message{
 		{Channel: Email, To: "anna@example.hu", Ref: "email.1", Lang: "hu", Subject: "Kód", Text: "123456", HTML: "<b>123456</b>"},
@@ -59,7 +58,7 @@ func TestOutbox(t *testing.T) {
 	})
 	t.Run("a store failure is returned", func(t *testing.T) {
 		boom := errors.New("disk full")
-		bad := NewOutbox(&memOutbox{err: boom}, nil)
+		bad := NewOutbox(&memOutbox{err: boom}, nil, nil)
 		if err := bad.Send(context.Background(), msgs[0]); !errors.Is(err, boom) {
 			t.Fatalf("err = %v", err)
 		}
