@@ -32,6 +32,11 @@ type LoginFlow struct {
 	// StartACR is the level the session held when the flow began, so the
 	// audit log can tell a step-up.
 	StartACR string
+	// Purpose is "" for the login of a relying party; account self-service
+	// flows carry the change they make once the person proved a fresh
+	// factor ("account", "account.add:<factor>", "account.remove:<id>").
+	// It is rewritten as the change proceeds.
+	Purpose string
 	// Version guards updates (see UpdateLoginFlow).
 	Version   int
 	CreatedAt time.Time

@@ -20,6 +20,7 @@ type loginFlowRow struct {
 	EnrollmentID  string `gorm:"column:enrollment_id"`
 	SkippedEnrol  bool   `gorm:"column:skipped_enrol"`
 	StartACR      string `gorm:"column:start_acr"`
+	Purpose       string `gorm:"column:purpose"`
 	Version       int    `gorm:"column:version"`
 	CreatedAt     int64  `gorm:"column:created_at;autoCreateTime:false"`
 	ExpiresAt     int64  `gorm:"column:expires_at"`
@@ -31,7 +32,7 @@ func toLoginFlowRow(f *store.LoginFlow) loginFlowRow {
 	return loginFlowRow{
 		ID: f.ID, AuthRequestID: f.AuthRequestID, BrowserHash: f.BrowserHash, UserID: f.UserID,
 		Factor: f.Factor, ChallengeID: f.ChallengeID, Enrolling: f.Enrolling, EnrollmentID: f.EnrollmentID,
-		SkippedEnrol: f.SkippedEnrol, StartACR: f.StartACR, Version: f.Version,
+		SkippedEnrol: f.SkippedEnrol, StartACR: f.StartACR, Purpose: f.Purpose, Version: f.Version,
 		CreatedAt: micros(f.CreatedAt), ExpiresAt: micros(f.ExpiresAt),
 	}
 }
@@ -40,7 +41,7 @@ func (r loginFlowRow) domain() *store.LoginFlow {
 	return &store.LoginFlow{
 		ID: r.ID, AuthRequestID: r.AuthRequestID, BrowserHash: r.BrowserHash, UserID: r.UserID,
 		Factor: r.Factor, ChallengeID: r.ChallengeID, Enrolling: r.Enrolling, EnrollmentID: r.EnrollmentID,
-		SkippedEnrol: r.SkippedEnrol, StartACR: r.StartACR, Version: r.Version,
+		SkippedEnrol: r.SkippedEnrol, StartACR: r.StartACR, Purpose: r.Purpose, Version: r.Version,
 		CreatedAt: fromMicros(r.CreatedAt), ExpiresAt: fromMicros(r.ExpiresAt),
 	}
 }
@@ -75,10 +76,10 @@ func (s *Store) UpdateLoginFlow(ctx context.Context, f *store.LoginFlow, now tim
 	row := toLoginFlowRow(f)
 	err := s.tx(ctx, func(tx *gorm.DB) error {
 		res := tx.Exec(`UPDATE login_flows SET user_id = ?, factor = ?, challenge_id = ?, enrolling = ?,
-			enrollment_id = ?, skipped_enrol = ?, start_acr = ?, expires_at = ?, version = version + 1
+			enrollment_id = ?, skipped_enrol = ?, start_acr = ?, purpose = ?, expires_at = ?, version = version + 1
 			WHERE id = ? AND version = ? AND expires_at > ?`,
 			row.UserID, row.Factor, row.ChallengeID, row.Enrolling, row.EnrollmentID, row.SkippedEnrol,
-			row.StartACR, row.ExpiresAt, f.ID, f.Version, n)
+			row.StartACR, row.Purpose, row.ExpiresAt, f.ID, f.Version, n)
 		if res.Error != nil || res.RowsAffected == 1 {
 			return res.Error
 		}

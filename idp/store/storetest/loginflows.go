@@ -20,6 +20,7 @@ func newLoginFlow(id string) store.LoginFlow {
 		EnrollmentID:  "e1",
 		SkippedEnrol:  true,
 		StartACR:      "http://eidas.europa.eu/LoA/low",
+		Purpose:       "account.add:sms",
 		CreatedAt:     t0,
 		ExpiresAt:     t0.Add(30 * time.Minute),
 	}
@@ -73,7 +74,7 @@ func testLoginFlows(t *testing.T, open Opener) {
 		full := newLoginFlow("f1")
 		f.UserID, f.Factor, f.ChallengeID = full.UserID, full.Factor, full.ChallengeID
 		f.Enrolling, f.EnrollmentID, f.SkippedEnrol = full.Enrolling, full.EnrollmentID, true
-		f.StartACR, f.ExpiresAt = full.StartACR, t0.Add(time.Hour)
+		f.StartACR, f.Purpose, f.ExpiresAt = full.StartACR, full.Purpose, t0.Add(time.Hour)
 		check(t, s.UpdateLoginFlow(ctx, &f, t0))
 		same(t, "version set on f", f.Version, 2)
 		got, err := s.LoginFlowByID(ctx, f.ID, t0)
@@ -81,6 +82,7 @@ func testLoginFlows(t *testing.T, open Opener) {
 		same(t, "flow", *got, f)
 
 		f.Factor, f.ChallengeID, f.Enrolling, f.EnrollmentID, f.SkippedEnrol = "", "", "", "", false
+		f.Purpose = "account"
 		check(t, s.UpdateLoginFlow(ctx, &f, t0))
 		same(t, "version set on f", f.Version, 3)
 		got, err = s.LoginFlowByID(ctx, f.ID, t0)
