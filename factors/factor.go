@@ -144,6 +144,15 @@ type Enroller interface {
 	FinishEnroll(ctx context.Context, a EnrollAttempt, in Input) (store.Proof, error)
 }
 
+// Describer is a factor whose enrollments the person tells apart by a
+// label on the account page: a masked number or address, never a secret.
+type Describer interface {
+	Factor
+	// Describe returns the label of the confirmed enrollment e ("" when it
+	// has none).
+	Describe(e store.Enrollment) string
+}
+
 // ErrEnrollContinues is returned by FinishEnroll for a step that was
 // accepted but does not finish the set-up (a code was sent to the address
 // just entered): the engine shows EnrollPrompt again.

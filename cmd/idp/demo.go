@@ -135,13 +135,17 @@ func printDemo(w io.Writer, cfg config.Config) {
   Try it        %s/authorize?%s
   With MFA      %s/authorize?%s
 
+  Your account  %s/account
+                add an email address, a mobile, a landline, an app
+                (each change asks a second factor again)
+
   Dev outbox    %s/dev/outbox
                 every email, SMS and call is kept here instead of sent;
                 type a call's digits on its keypad
 
 `, cfg.Database.DSN, cfg.Issuer, cfg.Issuer, demoClientID, demoClientSecret, demoRedirectURI,
 		demoMFAClientID, demoMFAGraceDays, demoMFAClientSecret,
-		demoUsername, demoPassword, cfg.Issuer, q.Encode(), cfg.Issuer, mfa.Encode(), cfg.Issuer)
+		demoUsername, demoPassword, cfg.Issuer, q.Encode(), cfg.Issuer, mfa.Encode(), cfg.Issuer, cfg.Issuer)
 }
 
 // demoIssuer is the URL a browser on this machine uses to reach --listen:

@@ -269,3 +269,11 @@ func (f *Factor) codeMail(lang string) oob.Compose {
 		return f.mail(lang, dest.To, mailCode, code, c.Session)
 	}
 }
+
+// Describe labels an email enrollment by its masked address.
+func (f *Factor) Describe(e store.Enrollment) string {
+	if a := address(e); a != "" {
+		return oob.MaskEmail(a)
+	}
+	return ""
+}

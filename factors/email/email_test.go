@@ -658,3 +658,16 @@ func TestRacing(t *testing.T) {
 		}
 	})
 }
+
+func TestDescribe(t *testing.T) {
+	f := newFixture(t).f
+	for data, want := range map[string]string{
+		`{"email":"anna@example.org"}`: "a•••@example.org",
+		`{"phone":"+31612345678"}`:     "",
+		`not json`:                     "",
+	} {
+		if got := f.Describe(store.Enrollment{Factor: ID, Data: data}); got != want {
+			t.Errorf("Describe(%s) = %q, want %q", data, got, want)
+		}
+	}
+}

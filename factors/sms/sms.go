@@ -254,3 +254,11 @@ func (f *Factor) text(lang, to, id, code string) notify.Message {
 		Text: loc.T(id, "Code", code, "Minutes", oob.Minutes(f.kit.Settings.Lifetime)),
 	}
 }
+
+// Describe labels an SMS enrollment by its masked number.
+func (f *Factor) Describe(e store.Enrollment) string {
+	if n, _ := number(e); n != "" {
+		return phone.Masked(n)
+	}
+	return ""
+}

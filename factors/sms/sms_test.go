@@ -626,3 +626,16 @@ func TestPendingNumbersNeverAuthenticate(t *testing.T) {
 		}
 	})
 }
+
+func TestDescribe(t *testing.T) {
+	f := newFixture(t).f
+	for data, want := range map[string]string{
+		`{"phone":"+31612345678","primary":true}`: "xxxx-xxxx78",
+		`{"email":"a@example.org"}`:               "",
+		`not json`:                                "",
+	} {
+		if got := f.Describe(store.Enrollment{Factor: ID, Data: data}); got != want {
+			t.Errorf("Describe(%s) = %q, want %q", data, got, want)
+		}
+	}
+}

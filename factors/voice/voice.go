@@ -700,3 +700,11 @@ func (f *Factor) status(cs calls, now time.Time) factors.Status {
 	}
 	return factors.Failed
 }
+
+// Describe labels a voice enrollment by its masked number.
+func (f *Factor) Describe(e store.Enrollment) string {
+	if n, _, err := numberOf(&e); err == nil {
+		return phone.Masked(n)
+	}
+	return ""
+}

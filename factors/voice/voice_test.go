@@ -850,3 +850,16 @@ func TestDeliveryFailure(t *testing.T) {
 		}
 	})
 }
+
+func TestDescribe(t *testing.T) {
+	f := newFixture(t).f
+	for data, want := range map[string]string{
+		`{"phone":"+31201234567","primary":true}`: "xxxx-xxxx67",
+		`{}`:       "",
+		`not json`: "",
+	} {
+		if got := f.Describe(store.Enrollment{Factor: ID, Data: data}); got != want {
+			t.Errorf("Describe(%s) = %q, want %q", data, got, want)
+		}
+	}
+}

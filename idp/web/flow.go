@@ -87,10 +87,17 @@ func (h *loginHandler) beginFlow(c echo.Context, authRequestID string) error {
 	if r.Done {
 		return c.Redirect(http.StatusFound, h.s.Provider.CallbackURL(ctx, r.ID))
 	}
+	return h.startFlow(c, r, "")
+}
+
+// startFlow creates the flow of authorization request r for this browser
+// and carries out its first decision.
+func (h *loginHandler) startFlow(c echo.Context, r *store.AuthRequest, purpose string) error {
+	ctx := c.Request().Context()
 	now := h.s.Now()
 	f := &store.LoginFlow{
 		ID: security.RandomToken(24), AuthRequestID: r.ID, BrowserHash: h.s.browserHash(c, true),
-		CreatedAt: now, ExpiresAt: now.Add(h.s.Limits.FlowLifetime),
+		Purpose: purpose, CreatedAt: now, ExpiresAt: now.Add(h.s.Limits.FlowLifetime),
 	}
 	if r.ExpiresAt.Before(f.ExpiresAt) {
 		f.ExpiresAt = r.ExpiresAt
@@ -153,8 +160,14 @@ func (h *loginHandler) loadState(c echo.Context, f *store.LoginFlow, r *store.Au
 	if st.pol, err = h.s.clientPolicy(ctx, r.ClientID); err != nil {
 		return nil, err
 	}
-	if st.need, err = policy.Resolve(h.s.Table, st.pol, r); err != nil {
-		return st, &requestError{err: err}
+	if f.Purpose == "" {
+		if st.need, err = policy.Resolve(h.s.Table, st.pol, r); err != nil {
+			return st, &requestError{err: err}
+		}
+	} else {
+		// Account self-service: every registered factor may be used and
+		// set up, whatever a client of the same id would allow.
+		st.pol = policy.Default()
 	}
 	if f.UserID != "" {
 		u, err := h.s.Store.UserByID(ctx, f.UserID)
@@ -167,6 +180,9 @@ func (h *loginHandler) loadState(c echo.Context, f *store.LoginFlow, r *store.Au
 				return nil, err
 			}
 		}
+	}
+	if f.Purpose != "" {
+		st.need = h.accountNeed(st)
 	}
 	return st, nil
 }
@@ -202,8 +218,12 @@ func (h *loginHandler) decide(st *loginState, factor string) flow.Decision {
 		// The flow's user is gone or disabled: nobody has proved anything.
 		f.UserID = ""
 	}
+	sess := st.sess
+	if st.isAccountFlow() {
+		sess = h.accountProofs(st, sess)
+	}
 	in := flow.Input{
-		Request: st.req, Require: st.need, Session: st.sess, Flow: &f,
+		Request: st.req, Require: st.need, Session: sess, Flow: &f,
 		Options: h.options(st), Table: h.s.Table, Now: h.s.Now(),
 	}
 	if st.user != nil {
@@ -244,7 +264,7 @@ func (st *loginState) confirmed(factor string) []store.Enrollment {
 
 // pageData is the data every page of the flow gets.
 func (st *loginState) pageData(extra map[string]any) map[string]any {
-	m := map[string]any{"FlowID": st.flow.ID, "Client": st.req.ClientID, "FieldErrors": map[string]string{}}
+	m := map[string]any{"FlowID": st.flow.ID, "Client": st.req.ClientID, "Account": st.isAccountFlow(), "FieldErrors": map[string]string{}}
 	for k, v := range extra {
 		m[k] = v
 	}
@@ -277,9 +297,8 @@ func (h *loginHandler) loadFailed(c echo.Context, st *loginState, err error) err
 // dispatch carries out the flow's decision for st. formErr, when set, is
 // shown on the page of the current step.
 func (h *loginHandler) dispatch(c echo.Context, st *loginState, page map[string]any) error {
-	ctx := c.Request().Context()
 	if st.req.Done {
-		return c.Redirect(http.StatusFound, h.s.Provider.CallbackURL(ctx, st.req.ID))
+		return h.finished(c, st)
 	}
 	d := h.decide(st, "")
 	if d.Step != flow.StepCredentials && d.Step != flow.StepError && st.flow.Enrolling != "" && st.flow.EnrollmentID != "" {
@@ -310,8 +329,20 @@ func (h *loginHandler) dispatch(c echo.Context, st *loginState, page map[string]
 	return h.complete(c, st, d)
 }
 
+// finished answers a request of a flow that is already done: back to op,
+// which sends the code to the client, or to the account page.
+func (h *loginHandler) finished(c echo.Context, st *loginState) error {
+	if st.isAccountFlow() {
+		return c.Redirect(http.StatusSeeOther, "/account")
+	}
+	return c.Redirect(http.StatusFound, h.s.Provider.CallbackURL(c.Request().Context(), st.req.ID))
+}
+
 // complete hands the finished login back to op.
 func (h *loginHandler) complete(c echo.Context, st *loginState, d flow.Decision) error {
+	if st.isAccountFlow() {
+		return h.completeAccount(c, st)
+	}
 	ctx := c.Request().Context()
 	if err := h.s.Sessions.Touch(ctx, st.sess); err != nil {
 		return err

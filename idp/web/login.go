@@ -65,7 +65,7 @@ func (h *loginHandler) submit(c echo.Context) error {
 	}
 	ctx := c.Request().Context()
 	if st.req.Done {
-		return c.Redirect(http.StatusFound, h.s.Provider.CallbackURL(ctx, st.req.ID))
+		return h.finished(c, st)
 	}
 	username := strings.ToLower(strings.TrimSpace(c.FormValue("username")))
 	password := c.FormValue("password")

@@ -115,6 +115,9 @@ func New(d Deps) (*Server, error) {
 	e.POST("/login/factor", lh.answer, csrf, noStore)
 	e.POST("/login/enroll", lh.enroll, csrf, noStore)
 	e.GET("/login/status", lh.status, noStore)
+	e.GET("/login/account", lh.accountLogin, csrf, noStore)
+	e.POST("/login/account", lh.accountChange, csrf, noStore)
+	e.GET("/account", s.accountPage, csrf, noStore)
 	e.POST("/hooks/voice", s.voiceHook, noStore)
 	if d.Dev {
 		e.GET("/dev/outbox", s.outbox, csrf, noStore)
