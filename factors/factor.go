@@ -209,9 +209,19 @@ type Keypad interface {
 	// A wrong entry is counted against the challenge by the factor itself
 	// (FailChallenge), or against the set-up in its enrollment.
 	// It returns the sentence to say before hanging up, in the language
-	// the call was placed in; an unknown or finished call is
-	// store.ErrNotFound (the caller hears a generic goodbye).
-	Keypress(ctx context.Context, ref, digits string, now time.Time) (notify.Reply, error)
+	// the call was placed in, and whose entry was wrong; an unknown or
+	// finished call is store.ErrNotFound (the caller hears a generic
+	// goodbye).
+	Keypress(ctx context.Context, ref, digits string, now time.Time) (Keyed, error)
+}
+
+// Keyed is what one keypress did.
+type Keyed struct {
+	Reply notify.Reply
+	// WrongFor is the user whose entry was wrong ("" when it was right):
+	// the engine counts it against their budget of wrong answers, as it
+	// does for a wrong code typed on a page.
+	WrongFor string
 }
 
 // ErrorKind classifies a factor's answer error.

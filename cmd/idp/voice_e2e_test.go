@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"encoding/xml"
 	"io"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/eu-health-idp/idp/config"
 	"github.com/eu-health-idp/idp/idp/notify"
+	"github.com/eu-health-idp/idp/idp/store"
 )
 
 var voiceDigitsRe = regexp.MustCompile(`class="voice-digits">([0-9 ]+)<`)
@@ -146,6 +148,13 @@ func voiceCall(t *testing.T, backend string) {
 		b.keypad(call.Ref, wrong)
 		if s := b.pollStatus(flowID); s != "failed" {
 			t.Fatalf("after a wrong entry the status is %q", s)
+		}
+		// Counted against the person, as a wrong code on a page is.
+		events, err := idp.st.ListAudit(context.Background(), idp.user.ID, 20)
+		if err != nil || !slices.ContainsFunc(events, func(e store.AuditEvent) bool {
+			return e.Event == "factor.failure" && e.Detail["factor"] == "voice"
+		}) {
+			t.Errorf("no factor.failure audit event for the wrong keypad entry (%v)", err)
 		}
 		b.keypad(call.Ref, digits) // one entry per call: too late
 		if s := b.pollStatus(flowID); s != "failed" {

@@ -267,7 +267,7 @@ func TestEnroll(t *testing.T) {
 		s.verify(t, "NL", mobileTyped)
 		ref := fx.lastCall(t).Ref
 		r, err := fx.f.Keypress(ctx, ref, other(shown(s.page(t))), fx.clock.Now())
-		if err != nil || r.Text != "The digits were not correct. Please try again on your screen." {
+		if err != nil || r.Reply.Text != "The digits were not correct. Please try again on your screen." || r.WrongFor != fx.u.ID {
 			t.Fatalf("reply %+v, %v", r, err)
 		}
 		if _, err := fx.f.Keypress(ctx, ref, shown(s.page(t)), fx.clock.Now()); !errors.Is(err, store.ErrNotFound) {
@@ -423,7 +423,7 @@ func TestEnroll(t *testing.T) {
 			t.Errorf("call %q in %s", m.Text, m.Lang)
 		}
 		r, err := fx.f.Keypress(ctx, m.Ref, shown(s.page(t)), fx.clock.Now())
-		if err != nil || r.Lang != "nl" || r.Text != "Dank u wel. U kunt verdergaan op uw scherm." {
+		if err != nil || r.Reply.Lang != "nl" || r.Reply.Text != "Dank u wel. U kunt verdergaan op uw scherm." {
 			t.Errorf("reply %+v, %v", r, err)
 		}
 	})

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/eu-health-idp/idp/factors"
 	"github.com/eu-health-idp/idp/idp/notify"
 	"github.com/eu-health-idp/idp/idp/store"
 )
@@ -21,17 +22,17 @@ var errNoCall = fmt.Errorf("voice: no call waiting for an entry: %w", store.ErrN
 // the latest call of a live challenge or pending set-up decides; every
 // other keypress is store.ErrNotFound. A wrong entry at login is counted
 // against the challenge (FailChallenge), at set-up in the enrollment.
-func (f *Factor) Keypress(ctx context.Context, ref, digits string, now time.Time) (notify.Reply, error) {
+func (f *Factor) Keypress(ctx context.Context, ref, digits string, now time.Time) (factors.Keyed, error) {
 	kind, id, ok := parseRef(ref)
 	if !ok {
-		return notify.Reply{}, errNoCall
+		return factors.Keyed{}, errNoCall
 	}
 	if kind == "e" {
 		return f.setupKeypress(ctx, id, ref, digits, now)
 	}
 	ch, err := f.store.ChallengeByID(ctx, id, now)
 	if err != nil {
-		return notify.Reply{}, noCall(err)
+		return factors.Keyed{}, noCall(err)
 	}
 	var correct bool
 	var lang string
@@ -54,7 +55,7 @@ func (f *Factor) Keypress(ctx context.Context, ref, digits string, now time.Time
 		return nil
 	})
 	if err != nil {
-		return notify.Reply{}, noCall(err)
+		return factors.Keyed{}, noCall(err)
 	}
 	if !correct {
 		// Counted after the entry is recorded, so exactly one count per
@@ -62,10 +63,10 @@ func (f *Factor) Keypress(ctx context.Context, ref, digits string, now time.Time
 		// refused either way.
 		if _, err := f.store.FailChallenge(ctx, id, now); err != nil && !errors.Is(err, store.ErrConsumed) && !errors.Is(err, store.ErrNotFound) {
 			slog.ErrorContext(ctx, "voice: could not count a wrong entry", "ref", ref, "err", err)
-			return notify.Reply{}, fmt.Errorf("voice: counting a wrong entry: %w", err)
+			return factors.Keyed{}, fmt.Errorf("voice: counting a wrong entry: %w", err)
 		}
 	}
-	return f.reply(lang, correct), nil
+	return f.keyed(lang, correct, ch.UserID), nil
 }
 
 // noCall maps the store's "not there" answers to errNoCall and passes
@@ -75,6 +76,15 @@ func noCall(err error) error {
 		return errNoCall
 	}
 	return err
+}
+
+// keyed is the outcome of an entry by user.
+func (f *Factor) keyed(lang string, correct bool, user string) factors.Keyed {
+	k := factors.Keyed{Reply: f.reply(lang, correct)}
+	if !correct {
+		k.WrongFor = user
+	}
+	return k
 }
 
 // reply is what the call says before it hangs up.
@@ -89,10 +99,10 @@ func (f *Factor) reply(lang string, correct bool) notify.Reply {
 
 // setupKeypress records the entry of a set-up call in the pending
 // enrollment.
-func (f *Factor) setupKeypress(ctx context.Context, id, ref, digits string, now time.Time) (notify.Reply, error) {
+func (f *Factor) setupKeypress(ctx context.Context, id, ref, digits string, now time.Time) (factors.Keyed, error) {
 	e, err := f.store.EnrollmentByID(ctx, id)
 	if err != nil {
-		return notify.Reply{}, noCall(err)
+		return factors.Keyed{}, noCall(err)
 	}
 	var correct bool
 	var lang string
@@ -114,7 +124,7 @@ func (f *Factor) setupKeypress(ctx context.Context, id, ref, digits string, now 
 		return nil
 	})
 	if err != nil {
-		return notify.Reply{}, noCall(err)
+		return factors.Keyed{}, noCall(err)
 	}
-	return f.reply(lang, correct), nil
+	return f.keyed(lang, correct, e.UserID), nil
 }

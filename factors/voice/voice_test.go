@@ -362,7 +362,7 @@ func TestKeypress(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if r.Text != "Thank you. You can continue on your screen." || r.Lang != "en" {
+		if r.Reply.Text != "Thank you. You can continue on your screen." || r.Reply.Lang != "en" || r.WrongFor != "" {
 			t.Errorf("reply %+v", r)
 		}
 		if got := fx.status(t, id); got != factors.Answered {
@@ -386,8 +386,11 @@ func TestKeypress(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if r.Text != "The digits were not correct. Please try again on your screen." {
+		if r.Reply.Text != "The digits were not correct. Please try again on your screen." {
 			t.Errorf("reply %+v", r)
+		}
+		if r.WrongFor != fx.u.ID {
+			t.Errorf("WrongFor = %q, want the person %q, for the engine to count", r.WrongFor, fx.u.ID)
 		}
 		if got := fx.status(t, id); got != factors.Failed {
 			t.Errorf("Status = %s", got)
@@ -577,7 +580,7 @@ func TestKeypress(t *testing.T) {
 		fx.confirmed(t, fx.u, mobile, true)
 		_, p := fx.start(t, "nl")
 		r, err := fx.f.Keypress(ctx, fx.lastCall(t).Ref, shown(p), fx.clock.Now())
-		if err != nil || r.Lang != "nl" || r.Text != "Dank u wel. U kunt verdergaan op uw scherm." {
+		if err != nil || r.Reply.Lang != "nl" || r.Reply.Text != "Dank u wel. U kunt verdergaan op uw scherm." {
 			t.Errorf("reply %+v, %v", r, err)
 		}
 	})

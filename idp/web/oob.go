@@ -17,6 +17,7 @@ import (
 	"github.com/eu-health-idp/idp/factors"
 	"github.com/eu-health-idp/idp/idp/flow"
 	"github.com/eu-health-idp/idp/idp/notify"
+	"github.com/eu-health-idp/idp/idp/security"
 	"github.com/eu-health-idp/idp/idp/store"
 )
 
@@ -133,14 +134,28 @@ func (s *Server) keypress(c echo.Context, ref, digits string) notify.Reply {
 	if !ok || !isKeypad {
 		return goodbye
 	}
-	reply, err := kp.Keypress(c.Request().Context(), ref, digits, s.Now())
+	ctx := c.Request().Context()
+	k, err := kp.Keypress(ctx, ref, digits, s.Now())
 	if err != nil {
 		if !errors.Is(err, store.ErrNotFound) {
 			s.log.Error("keypress", "factor", id, "err", err)
 		}
 		return goodbye
 	}
-	return reply
+	if k.WrongFor != "" {
+		// A wrong entry on the phone costs what a wrong code on the page
+		// does: the caller is the provider, so only the person's budget
+		// counts, not an IP's.
+		locked, err := s.FactorThrottle.Fail(ctx, security.ScopeFactor, k.WrongFor, "")
+		if err != nil {
+			s.log.Error("keypress: count a wrong entry", "factor", id, "err", err)
+		}
+		s.audit(c, k.WrongFor, "", "factor.failure", map[string]string{"factor": id})
+		if locked {
+			s.audit(c, k.WrongFor, "", "factor.lockout", map[string]string{"factor": id})
+		}
+	}
+	return k.Reply
 }
 
 // alternatives lists the factors a person setting up a "restricted" one
