@@ -209,6 +209,9 @@ func smsCode(t *testing.T, backend string) {
 			if got.status != http.StatusBadRequest || !strings.Contains(got.body, want) || !strings.Contains(got.body, `aria-invalid="true"`) {
 				t.Errorf("%q: status %d, want 400 with %q next to the field", raw, got.status, want)
 			}
+			if !strings.Contains(got.body, `value="`+raw+`"`) {
+				t.Errorf("%q: the refused number is not in the field to correct", raw)
+			}
 		}
 		if len(b.outbox()) != 0 {
 			t.Fatal("a refused number was sent an SMS")

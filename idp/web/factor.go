@@ -454,6 +454,7 @@ func (h *loginHandler) finishEnroll(c echo.Context, st *loginState) error {
 		}
 		page := st.pageData(nil)
 		fieldErrors(page, err)
+		keepTyped(page, in)
 		return h.showEnrollment(c, st, page, status)
 	case errors.Is(err, factors.ErrEnrollContinues), errors.Is(err, store.ErrConflict):
 		// A step of a longer set-up was stored (a code sent to the address

@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"slices"
 	"time"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
@@ -264,7 +265,7 @@ func (st *loginState) confirmed(factor string) []store.Enrollment {
 
 // pageData is the data every page of the flow gets.
 func (st *loginState) pageData(extra map[string]any) map[string]any {
-	m := map[string]any{"FlowID": st.flow.ID, "Client": st.req.ClientID, "Account": st.isAccountFlow(), "FieldErrors": map[string]string{}}
+	m := map[string]any{"FlowID": st.flow.ID, "Client": st.req.ClientID, "Account": st.isAccountFlow(), "FieldErrors": map[string]string{}, "Typed": map[string]string{}}
 	for k, v := range extra {
 		m[k] = v
 	}
@@ -498,6 +499,24 @@ func formInput(c echo.Context) (factors.Input, error) {
 		}
 	}
 	return factors.Input{Form: in}, nil
+}
+
+// retyped are the set-up fields a refused form shows again as typed;
+// codes are not among them (a wrong code is typed anew).
+var retyped = []string{"country", "phone", "email", "name"}
+
+// keepTyped puts what the person typed into the fields of retyped on the
+// page that refuses it.
+func keepTyped(page map[string]any, in factors.Input) {
+	t, _ := page["Typed"].(map[string]string)
+	if t == nil {
+		return
+	}
+	for _, k := range retyped {
+		if v := in.Form.Get(k); v != "" && len(v) <= 256 && utf8.ValidString(v) {
+			t[k] = v
+		}
+	}
 }
 
 // fieldErrors turns a factor's refusal into page data.
