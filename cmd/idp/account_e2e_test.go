@@ -93,6 +93,10 @@ func accountSelfService(t *testing.T, backend string) {
 		if !strings.Contains(p.body, "xxxx-xxxx78") || strings.Contains(p.body, "612345678") {
 			t.Errorf("the number is not masked on the account page")
 		}
+		if m, _ := b.lastMessage("email", address); m.Subject != "A sign-in method was added to your account" ||
+			!strings.Contains(m.Body, "Code by SMS (xxxx-xxxx78) was added") || strings.Contains(m.Body, "612345678") {
+			t.Errorf("want a notice mail of the new number, masked; the newest mail is %q:\n%s", m.Subject, m.Body)
+		}
 	})
 
 	t.Run("a landline is added right away while the last factor is fresh", func(t *testing.T) {
@@ -152,6 +156,9 @@ func accountSelfService(t *testing.T, backend string) {
 		p = b.answer(p, codeIn(t, m.Body))
 		if !strings.Contains(p.body, "The sign-in method was removed.") || methodEnrollment(p, "Phone call") != "" {
 			t.Fatalf("want the account page without the phone call (status %d):\n%s", p.status, p.body)
+		}
+		if m, _ := b.lastMessage("email", address); m.Subject != "A sign-in method was removed from your account" || !strings.Contains(m.Body, "Phone call (xxxx-xxxx67)") {
+			t.Errorf("want a notice mail of the removal; the newest mail is %q:\n%s", m.Subject, m.Body)
 		}
 		// The same form again (a double submit, a back button) changes nothing.
 		if again := b.submit(acct, "/login/account", map[string]string{"op": "remove", "enrollment": id}, nil); methodEnrollment(again, "Code by SMS") == "" {

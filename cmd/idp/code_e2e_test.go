@@ -342,13 +342,19 @@ func TestEmailOverRealSMTP(t *testing.T) {
 	})
 	mfa.token(t, p.callback(t), v)
 
+	// The set-up is told of in a mail of its own.
+	if n, subject, text, html := sink.last(t); n != 2 || subject != "A sign-in method was added to your account" ||
+		!strings.Contains(text, "Code by email (a•••@example.org) was added") || !strings.Contains(html, "If this was not you") {
+		t.Errorf("want the notice of the set-up as mail 2 of 2, got mail %d %q:\n%s", n, subject, text)
+	}
+
 	b = idp.browser()
 	v = oauth2.GenerateVerifier()
 	p = b.submitLogin(b.get(mfa.authCodeURL("s", "n", v)), testUser, testPassword)
 	id := sessionID(t, p)
 	n, subject, text, html := sink.last(t)
-	if n != 2 {
-		t.Fatalf("want 2 mails (confirmation, login), got %d", n)
+	if n != 3 {
+		t.Fatalf("want 3 mails (confirmation, notice, login), got %d", n)
 	}
 	code := codeIn(t, text)
 	for part, s := range map[string]string{"subject": subject, "text": text, "html": html} {

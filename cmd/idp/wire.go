@@ -153,7 +153,7 @@ func buildApp(ctx context.Context, cfg config.Config, st store.Store, log *slog.
 			MaxAttempts: cfg.Factors.MaxAttempts, ChallengeLifetime: cfg.Factors.ChallengeLifetime,
 			FlowLifetime: cfg.Factors.FlowLifetime,
 		},
-		VoiceCallbacks: callbacks, Dev: cfg.Dev,
+		VoiceCallbacks: callbacks, Notify: senders, Dev: cfg.Dev,
 		Secure: secure, MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
 		TrustedProxies: proxies, Registry: reg, Logger: log, Now: now,
 	})

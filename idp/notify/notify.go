@@ -52,6 +52,12 @@ type Message struct {
 	// UserID and IP are who caused the send, for the limits; never sent.
 	UserID string
 	IP     string
+	// Notice marks a message that tells the person about a change to
+	// their account (a sign-in method added). It is sent only after the
+	// change was proved, never on demand, so it is not counted against
+	// the send limits that guard codes and calls, and never uses up the
+	// budget a code needs.
+	Notice bool
 }
 
 // Sender delivers a message.

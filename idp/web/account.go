@@ -258,6 +258,7 @@ func (h *loginHandler) completeAccount(c echo.Context, st *loginState) error {
 				return err
 			}
 			h.s.audit(c, st.user.ID, AccountClient, "factor.removed", map[string]string{"factor": e.Factor})
+			h.s.noticeChange(c, st.user, noticeRemoved, *e)
 		} else if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err
 		}

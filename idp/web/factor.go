@@ -465,6 +465,13 @@ func (h *loginHandler) finishEnroll(c echo.Context, st *loginState) error {
 		return err
 	}
 	h.s.audit(c, st.user.ID, st.req.ClientID, "factor.enrolled", map[string]string{"factor": f.ID()})
+	// Recovery codes set up right after a first factor are part of that
+	// set-up: one mail tells of it. New codes made later get their own.
+	if !f.Properties().Backup || st.isAccountFlow() {
+		if confirmed, err := h.s.Store.EnrollmentByID(ctx, e.ID); err == nil {
+			h.s.noticeChange(c, st.user, noticeAdded, *confirmed)
+		}
+	}
 	if proof.Factor != "" {
 		if err := h.forgetFailures(ctx, st.user.ID); err != nil {
 			return err

@@ -41,6 +41,9 @@ type Deps struct {
 	// VoiceCallbacks authenticates the voice provider's keypad callbacks
 	// (POST /hooks/voice); nil when no provider places calls.
 	VoiceCallbacks notify.Callbacks
+	// Notify sends the mail that tells a person a sign-in method was
+	// added or removed; nil sends none.
+	Notify notify.Sender
 	// Dev serves the dev outbox at /dev/outbox.
 	Dev            bool
 	Secure         bool // https issuer: HSTS, Secure cookies
@@ -54,8 +57,9 @@ type Deps struct {
 // Server is the echo application.
 type Server struct {
 	Deps
-	e   *echo.Echo
-	log *slog.Logger
+	e      *echo.Echo
+	log    *slog.Logger
+	notice noticeMail
 }
 
 // New builds the server. The provider's RenderError should be set to
@@ -73,6 +77,9 @@ func New(d Deps) (*Server, error) {
 	s := &Server{Deps: d, e: echo.New(), log: d.Logger}
 	r, err := NewRenderer(d.I18n)
 	if err != nil {
+		return nil, err
+	}
+	if s.notice, err = parseNoticeMail(); err != nil {
 		return nil, err
 	}
 	e := s.e
