@@ -215,6 +215,18 @@ type Keypad interface {
 	Keypress(ctx context.Context, ref, digits string, now time.Time) (Keyed, error)
 }
 
+// CallEnder is a Keypad factor told when a call ends (the provider's
+// status callback: busy, not answered, hung up, failed), so a page
+// waiting for the keypad learns at once that no entry will come instead
+// of at the timeout.
+type CallEnder interface {
+	Keypad
+	// CallEnded records that call ref is over. A call that had its
+	// entry, or is no longer the latest, is left alone; an unknown or
+	// finished one is store.ErrNotFound.
+	CallEnded(ctx context.Context, ref string, now time.Time) error
+}
+
 // Keyed is what one keypress did.
 type Keyed struct {
 	Reply notify.Reply

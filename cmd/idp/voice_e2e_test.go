@@ -66,6 +66,16 @@ func (b *browser) keypad(ref, digits string) {
 	}
 }
 
+// hangup ends call ref on the dev outbox without typing, as a busy line or
+// an unanswered phone would.
+func (b *browser) hangup(ref string) {
+	b.t.Helper()
+	p := b.get(b.idp.issuer + "/dev/outbox")
+	if p = b.submit(p, "/dev/outbox/keypad", map[string]string{"ref": ref, "op": "hangup"}, nil); p.status != http.StatusOK {
+		b.t.Fatalf("hang up: status %d\n%s", p.status, p.body)
+	}
+}
+
 // saveRecoveryCodes confirms the recovery codes set up after a first
 // factor, when the page shows them.
 func (b *browser) saveRecoveryCodes(p page) page {
@@ -169,6 +179,21 @@ func voiceCall(t *testing.T, backend string) {
 		again, n := b.lastMessage("voice", landline)
 		if again.Ref == call.Ref || n < 3 {
 			t.Fatalf("want a second call, got %d calls, ref %s", n, again.Ref)
+		}
+		// Not answered: the page learns at once, not at the timeout, and
+		// offers to call again.
+		if s := b.pollStatus(flowID); s != "pending" {
+			t.Fatalf("a new call's status is %q", s)
+		}
+		b.hangup(again.Ref)
+		if s := b.pollStatus(flowID); s != "failed" {
+			t.Fatalf("after the call ended unanswered the status is %q", s)
+		}
+		p = b.get(idp.issuer + flowURLPath(flowID))
+		p = b.submit(p, "/login/factor", map[string]string{"op": "resend"}, nil)
+		again, n = b.lastMessage("voice", landline)
+		if n < 4 {
+			t.Fatalf("want a third call, got %d calls", n)
 		}
 		digits = shownDigits(t, p)
 		b.keypad(again.Ref, digits)
@@ -299,6 +324,37 @@ func TestVoiceThroughTwilio(t *testing.T) {
 	}
 	if s := b.pollStatus(flowID); s != "answered" {
 		t.Fatalf("after the signed callback the status is %q", s)
+	}
+	// Twilio then reports the end of the call to the StatusCallback
+	// URL given with the call: signed, it is taken and changes nothing
+	// for an answered call; unsigned, it is refused.
+	statusURL := form.Get("StatusCallback")
+	su, err := url.Parse(statusURL)
+	if err != nil || su.Query().Get("event") != "ended" || su.Query().Get("ref") != action.Query().Get("ref") {
+		t.Fatalf("StatusCallback %q", statusURL)
+	}
+	ended := func(signed bool) int {
+		params := url.Values{"CallStatus": {"completed"}, "CallSid": {"CA00000000000000000000000000000000"}, "AccountSid": {twilioSID}}
+		req, _ := http.NewRequest(http.MethodPost, idp.issuer+"/hooks/voice?"+su.RawQuery, strings.NewReader(params.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if signed {
+			req.Header.Set("X-Twilio-Signature", notify.TwilioSignature(twilioToken, statusURL, params))
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	if got := ended(false); got != http.StatusForbidden {
+		t.Errorf("unsigned status callback: %d, want 403", got)
+	}
+	if got := ended(true); got != http.StatusNoContent {
+		t.Errorf("signed status callback: %d, want 204", got)
+	}
+	if s := b.pollStatus(flowID); s != "answered" {
+		t.Fatalf("the end of an answered call changed the status to %q", s)
 	}
 	p = b.submit(p, "/login/enroll", map[string]string{"op": "finish", "step": "check"}, nil)
 	p = b.saveRecoveryCodes(p)

@@ -128,3 +128,46 @@ func (f *Factor) setupKeypress(ctx context.Context, id, ref, digits string, now 
 	}
 	return f.keyed(lang, correct, e.UserID), nil
 }
+
+// CallEnded marks call ref as over without an entry when it is the
+// latest call of a live challenge or pending set-up and still waits for
+// the keypad. The provider reports the end of every call, answered or
+// not: for a call that had its entry this changes nothing.
+func (f *Factor) CallEnded(ctx context.Context, ref string, now time.Time) error {
+	kind, id, ok := parseRef(ref)
+	if !ok {
+		return errNoCall
+	}
+	end := func(cs calls) error {
+		c := cs.latest()
+		if c == nil || c.Ref != ref || c.State != stateCalling {
+			return errNoCall
+		}
+		c.State = stateEnded
+		return nil
+	}
+	if kind == "e" {
+		e, err := f.store.EnrollmentByID(ctx, id)
+		if err != nil {
+			return noCall(err)
+		}
+		_, _, err = f.updateEnrollment(ctx, *e, func(e *store.Enrollment, d *numberData) error {
+			if e.Factor != ID || e.Confirmed() {
+				return errNoCall
+			}
+			return end(d.Calls)
+		})
+		return noCall(err)
+	}
+	ch, err := f.store.ChallengeByID(ctx, id, now)
+	if err != nil {
+		return noCall(err)
+	}
+	_, _, err = f.updateChallenge(ctx, *ch, now, func(ch *store.Challenge, d *challengeData) error {
+		if ch.Factor != ID || ch.ConsumedAt != nil {
+			return errNoCall
+		}
+		return end(d.Calls)
+	})
+	return noCall(err)
+}

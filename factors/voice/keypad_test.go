@@ -123,3 +123,68 @@ func FuzzKeypress(f *testing.F) {
 		}
 	})
 }
+
+func TestCallEnded(t *testing.T) {
+	start := func(t *testing.T) (*fixture, string) {
+		fx := newFixture(t)
+		fx.confirmed(t, fx.u, mobile, true)
+		id, _ := fx.start(t, "en")
+		return fx, id
+	}
+	t.Run("a login call that ends without an entry fails at once, and Check says no entry came", func(t *testing.T) {
+		fx, id := start(t)
+		if got := fx.status(t, id); got != factors.Pending {
+			t.Fatalf("before: Status = %s", got)
+		}
+		if err := fx.f.CallEnded(ctx, fx.lastCall(t).Ref, fx.clock.Now()); err != nil {
+			t.Fatal(err)
+		}
+		if got := fx.status(t, id); got != factors.Failed {
+			t.Errorf("Status = %s, want failed before the timeout", got)
+		}
+		_, err := fx.check(t, id)
+		if fe := factortest.AssertMessage(t, err, factors.Malformed, ""); fe.MessageID != MsgNoEntry {
+			t.Errorf("message %s", fe.MessageID)
+		}
+		if ch, _ := fx.stored(t, id); ch.Attempts != 0 {
+			t.Errorf("an unanswered call counted %d attempts", ch.Attempts)
+		}
+		// The call is over: a late keypress is refused.
+		if _, err := fx.f.Keypress(ctx, fx.lastCall(t).Ref, "12", fx.clock.Now()); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("keypress after the end: %v", err)
+		}
+	})
+	t.Run("the end of an answered call changes nothing", func(t *testing.T) {
+		fx, id := start(t)
+		_, d := fx.stored(t, id)
+		if _, err := fx.f.Keypress(ctx, fx.lastCall(t).Ref, d.Digits, fx.clock.Now()); err != nil {
+			t.Fatal(err)
+		}
+		if err := fx.f.CallEnded(ctx, fx.lastCall(t).Ref, fx.clock.Now()); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("CallEnded after the entry: %v", err)
+		}
+		if got := fx.status(t, id); got != factors.Answered {
+			t.Errorf("Status = %s", got)
+		}
+	})
+	t.Run("unknown and malformed references are not found", func(t *testing.T) {
+		fx, _ := start(t)
+		for _, ref := range []string{"", "voice", "voice.c.nope.1", "voice.x.y.1", "sms.c.a.1"} {
+			if err := fx.f.CallEnded(ctx, ref, fx.clock.Now()); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("CallEnded(%q) = %v", ref, err)
+			}
+		}
+	})
+	t.Run("a set-up call that ends without an entry fails at once", func(t *testing.T) {
+		fx := newFixture(t)
+		s := fx.begin(t, fx.u)
+		s.verify(t, "NL", mobileTyped)
+		if err := fx.f.CallEnded(ctx, fx.lastCall(t).Ref, fx.clock.Now()); err != nil {
+			t.Fatal(err)
+		}
+		st, err := fx.f.EnrollStatus(ctx, s.attempt(t))
+		if err != nil || st != factors.Failed {
+			t.Errorf("EnrollStatus = %s, %v", st, err)
+		}
+	})
+}

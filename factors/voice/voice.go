@@ -108,6 +108,7 @@ const (
 	stateWrong     = "wrong"     // other digits were typed
 	stateFailed    = "failed"    // the call could not be placed
 	stateCancelled = "cancelled" // set-up: the number was changed while it rang
+	stateEnded     = "ended"     // the call ended (busy, not answered, hung up) before an entry
 )
 
 // The phases a page shows: the state of the latest call, with a call
@@ -177,11 +178,12 @@ type challengeData struct {
 }
 
 var (
-	_ factors.Factor   = (*Factor)(nil)
-	_ factors.Enroller = (*Factor)(nil)
-	_ factors.Resender = (*Factor)(nil)
-	_ factors.Poller   = (*Factor)(nil)
-	_ factors.Keypad   = (*Factor)(nil)
+	_ factors.Factor    = (*Factor)(nil)
+	_ factors.Enroller  = (*Factor)(nil)
+	_ factors.Resender  = (*Factor)(nil)
+	_ factors.Poller    = (*Factor)(nil)
+	_ factors.Keypad    = (*Factor)(nil)
+	_ factors.CallEnder = (*Factor)(nil)
 )
 
 // Factor is the voice-call factor. It is safe for concurrent use.
@@ -291,7 +293,9 @@ func (f *Factor) phase(cs calls, now time.Time) string {
 	switch {
 	case c == nil || c.State == stateCancelled:
 		return phaseNone
-	case c.State == stateCalling && !now.Before(c.At.Add(f.timeout)):
+	case c.State == stateCalling && !now.Before(c.At.Add(f.timeout)), c.State == stateEnded:
+		// A call that ended without an entry is what a timeout is, only
+		// known sooner.
 		return phaseTimeout
 	}
 	return c.State

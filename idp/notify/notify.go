@@ -69,6 +69,9 @@ type Sender interface {
 type Keypress struct {
 	Ref    string
 	Digits string
+	// Ended: this is the provider's report that the call is over
+	// (answered or not), not a keypress; Digits is empty.
+	Ended bool
 }
 
 // Reply is what a call says after the keypress, before it hangs up.

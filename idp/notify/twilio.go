@@ -220,6 +220,11 @@ func (t *Twilio) Send(ctx context.Context, m Message) error {
 		resource = "Calls.json"
 		form.Set("From", t.cfg.From)
 		form.Set("Twiml", tw)
+		// Twilio reports the end of the call (by default only that
+		// event): a busy line or an unanswered call ends the page's
+		// wait at once.
+		form.Set("StatusCallback", t.cfg.CallbackURL+"?"+url.Values{"event": {"ended"}, "ref": {m.Ref}}.Encode())
+		form.Set("StatusCallbackMethod", http.MethodPost)
 	default:
 		return fmt.Errorf("notify: twilio sends sms and voice, not %q", m.Channel)
 	}
@@ -346,7 +351,8 @@ func TwilioSignature(authToken, requestURL string, params url.Values) string {
 }
 
 // ParseKeypress authenticates Twilio's Gather callback and returns the
-// Ref from the query and the Digits typed. The signature is checked over
+// Ref from the query and the Digits typed; for the call's status callback
+// (event=ended in the query) it returns the Ref with Ended set. The signature is checked over
 // the configured CallbackURL plus the request's raw query, and the POST
 // parameters; anything unsigned, wrongly signed or not a POST is
 // ErrBadSignature.
@@ -382,7 +388,11 @@ func (t *Twilio) ParseKeypress(r *http.Request) (Keypress, error) {
 	if !ok {
 		return Keypress{}, fmt.Errorf("%w: X-Twilio-Signature does not match", ErrBadSignature)
 	}
-	return Keypress{Ref: r.URL.Query().Get("ref"), Digits: r.PostForm.Get("Digits")}, nil
+	q := r.URL.Query()
+	if q.Get("event") == "ended" {
+		return Keypress{Ref: q.Get("ref"), Ended: true}, nil
+	}
+	return Keypress{Ref: q.Get("ref"), Digits: r.PostForm.Get("Digits")}, nil
 }
 
 // WriteReply answers the callback with TwiML that says rep and hangs up.

@@ -221,6 +221,15 @@ func TestTwilioCall(t *testing.T) {
 			t.Errorf("form %v", r.form)
 		}
 	})
+	t.Run("the call's end is reported to the callback URL with the ref and event=ended", func(t *testing.T) {
+		u, err := url.Parse(r.form.Get("StatusCallback"))
+		if err != nil || u.Scheme+"://"+u.Host+u.Path != testCallback || u.Query().Get("ref") != m.Ref || u.Query().Get("event") != "ended" {
+			t.Errorf("StatusCallback %q", r.form.Get("StatusCallback"))
+		}
+		if r.form.Get("StatusCallbackMethod") != http.MethodPost {
+			t.Errorf("StatusCallbackMethod %q", r.form.Get("StatusCallbackMethod"))
+		}
+	})
 	doc := r.form.Get("Twiml")
 	tr := parseTwiML(t, doc)
 	t.Run("the TwiML gathers the digits, says the text twice with a pause, then hangs up", func(t *testing.T) {
@@ -351,6 +360,20 @@ func TestTwilioParseKeypress(t *testing.T) {
 		}
 		if kp.Ref != "voice.0a1b&x" || kp.Digits != "47" {
 			t.Errorf("keypress %+v", kp)
+		}
+	})
+	t.Run("the call's status callback, signed, says the call ended", func(t *testing.T) {
+		q := "event=ended&" + query
+		status := url.Values{"AccountSid": {testAccountSID}, "CallSid": {"CA0123456789abcdef0123456789abcdef"}, "CallStatus": {"no-answer"}}
+		kp, err := tw.ParseKeypress(keypressRequest(q, status, TwilioSignature(testAuthToken, testCallback+"?"+q, status)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if kp.Ref != "voice.0a1b&x" || !kp.Ended || kp.Digits != "" {
+			t.Errorf("status callback %+v", kp)
+		}
+		if _, err := tw.ParseKeypress(keypressRequest(q, status, good)); !errors.Is(err, ErrBadSignature) {
+			t.Errorf("a status callback with another request's signature: %v", err)
 		}
 	})
 	t.Run("a signature over the URL with the default port spelled out is accepted too", func(t *testing.T) {

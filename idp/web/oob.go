@@ -115,8 +115,28 @@ func (s *Server) voiceHook(c echo.Context) error {
 		s.log.Warn("voice callback refused", "err", err, "ip", c.RealIP())
 		return c.NoContent(http.StatusForbidden)
 	}
+	if kp.Ended {
+		s.callEnded(c, kp.Ref)
+		return c.NoContent(http.StatusNoContent)
+	}
 	reply := s.keypress(c, kp.Ref, kp.Digits)
 	return s.VoiceCallbacks.WriteReply(c.Response(), reply)
+}
+
+// callEnded tells the factor that placed call ref that it is over.
+func (s *Server) callEnded(c echo.Context, ref string) {
+	if len(ref) > maxKeypressInput {
+		return
+	}
+	id, _, _ := strings.Cut(ref, ".")
+	f, ok := s.Factors.Get(id)
+	ce, isEnder := f.(factors.CallEnder)
+	if !ok || !isEnder {
+		return
+	}
+	if err := ce.CallEnded(c.Request().Context(), ref, s.Now()); err != nil && !errors.Is(err, store.ErrNotFound) {
+		s.log.Error("call ended", "factor", id, "err", err)
+	}
 }
 
 // keypress hands the digits typed during call ref to the factor that
