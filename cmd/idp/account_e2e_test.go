@@ -48,10 +48,35 @@ func accountSelfService(t *testing.T, backend string) {
 		return codeIn(t, m.Body)
 	}
 
-	// The first login sets up the email code, as the enrolment offer asks.
+	// A portal that asks only the password: the person has no second
+	// factor yet and sets up the email code on the account page, which
+	// then asks only for a fresh password.
+	portal := idp.rp(clientPortal, rpSecret)
 	v := oauth2.GenerateVerifier()
-	p := b.submitLogin(b.get(mfa.authCodeURL("s", "n", v)), testUser, testPassword)
-	mfa.token(t, b.enrolEmail(p, address, emailCode).callback(t), v)
+	portal.token(t, b.submitLogin(b.get(portal.authCodeURL("s", "n", v)), testUser, testPassword).callback(t), v)
+
+	t.Run("with only a password, adding a method asks the password again once it is 5 minutes old", func(t *testing.T) {
+		acct := b.get(idp.issuer + "/account")
+		if !strings.Contains(acct.body, "Only your password.") {
+			t.Fatalf("account page (status %d) without methods:\n%s", acct.status, acct.body)
+		}
+		idp.clock.Advance(6 * time.Minute)
+		p := b.submit(acct, "/login/account", map[string]string{"op": "add", "factor": "email"}, nil)
+		if !isPasswordPage(p) || !strings.Contains(p.body, "Sign in to your account") {
+			t.Fatalf("want the password page first (status %d):\n%s", p.status, p.body)
+		}
+		p = b.submitLogin(p, testUser, testPassword)
+		if !strings.Contains(p.body, `autocomplete="email"`) {
+			t.Fatalf("want the email set-up page after the password (status %d):\n%s", p.status, p.body)
+		}
+		p = b.submit(p, "/login/enroll", map[string]string{"op": "finish", "step": "send"}, url.Values{"email": {address}})
+		p = b.submit(p, "/login/enroll", map[string]string{"op": "finish", "step": "confirm"}, url.Values{"code": {emailCode()}})
+		// Recovery codes follow a first factor, in the same flow.
+		p = b.saveRecoveryCodes(p)
+		if !strings.Contains(p.body, "The sign-in method was added.") || methodEnrollment(p, "Code by email") == "" || methodEnrollment(p, "Recovery code") == "" {
+			t.Fatalf("want the account page with the email method and recovery codes (status %d):\n%s", p.status, p.body)
+		}
+	})
 
 	t.Run("the account page lists the email method masked and offers the others", func(t *testing.T) {
 		p := b.get(idp.issuer + "/account")
