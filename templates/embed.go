@@ -7,7 +7,24 @@
 // without JavaScript. Texts come from idp/i18n message ids via {{.L.T "id"}}.
 package templates
 
-import "embed"
+import (
+	"embed"
+	"html/template"
+)
+
+// Funcs are the helpers pages may call; every parser of the pages adds
+// them.
+var Funcs = template.FuncMap{
+	// typed is what the person typed into field before the form was
+	// refused ("" when nothing), so they correct it instead of typing it
+	// again: {{or (typed .Typed "phone") .Phone}}.
+	"typed": func(m any, field string) string {
+		if t, ok := m.(map[string]string); ok {
+			return t[field]
+		}
+		return ""
+	},
+}
 
 // FS holds layout.html and the pages.
 //

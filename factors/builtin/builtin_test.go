@@ -307,7 +307,7 @@ func TestErrorMessagesAreCatalogued(t *testing.T) {
 // page's "title" and "content", missing keys as zero values.
 func render(t *testing.T, tmpl string, data map[string]any) string {
 	t.Helper()
-	tp, err := template.New(tmpl).Option("missingkey=zero").ParseFS(templates.FS, "layout.html", tmpl+".html")
+	tp, err := template.New(tmpl).Option("missingkey=zero").Funcs(templates.Funcs).ParseFS(templates.FS, "layout.html", tmpl+".html")
 	if err != nil {
 		t.Fatalf("parse %s: %v", tmpl, err)
 	}

@@ -42,19 +42,6 @@ type Renderer struct {
 	fallback *i18n.Localizer
 }
 
-// pageFuncs are the helpers templates may call.
-var pageFuncs = template.FuncMap{
-	// typed is what the person typed into field before the form was
-	// refused ("" when nothing), so they correct it instead of typing it
-	// again: {{or (typed .Typed "phone") .Phone}}.
-	"typed": func(m any, field string) string {
-		if t, ok := m.(map[string]string); ok {
-			return t[field]
-		}
-		return ""
-	},
-}
-
 // NewRenderer parses the layout and every page once. The English localizer
 // of b is used when a request carries none (an error before the language
 // middleware ran, for example).
@@ -71,7 +58,7 @@ func NewRenderer(b *i18n.Bundle) (*Renderer, error) {
 		if f == layoutFile {
 			continue
 		}
-		t, err := template.New(f).Option("missingkey=zero").Funcs(pageFuncs).ParseFS(templates.FS, layoutFile, f)
+		t, err := template.New(f).Option("missingkey=zero").Funcs(templates.Funcs).ParseFS(templates.FS, layoutFile, f)
 		if err != nil {
 			return nil, fmt.Errorf("web: parse %s: %w", f, err)
 		}
