@@ -141,7 +141,9 @@ func buildApp(ctx context.Context, cfg config.Config, st store.Store, log *slog.
 	hasher := security.NewPasswordHasher(security.Argon2Params{
 		MemoryKiB: cfg.Passwords.Argon2MemoryKiB, Iterations: cfg.Passwords.Argon2Iterations,
 		Parallelism: cfg.Passwords.Argon2Parallelism, SaltLen: 16, KeyLen: 32,
-	}, security.WithConcurrency(cfg.Passwords.MaxConcurrentHashes))
+	}, security.WithConcurrency(cfg.Passwords.MaxConcurrentHashes),
+		security.WithQueue(cfg.Passwords.MaxQueuedHashes), security.WithMaxWait(cfg.Passwords.MaxHashWait))
+	reg.MustRegister(hasherMetrics(hasher)...)
 	srv, err = web.New(web.Deps{
 		Store: st, Provider: prov,
 		Sessions: session.NewManager(st, cfg.Session.CookieName, cfg.Session.Lifetime, cfg.Session.IdleTimeout, secure, now),
