@@ -62,6 +62,7 @@ type app struct {
 	server   *web.Server
 	provider *oidcop.Provider
 	keys     *oidcop.KeyManager
+	hasher   *security.PasswordHasher
 }
 
 // buildApp wires the provider and the web server on an open store.
@@ -162,7 +163,7 @@ func buildApp(ctx context.Context, cfg config.Config, st store.Store, log *slog.
 	if err != nil {
 		return nil, err
 	}
-	return &app{server: srv, provider: prov, keys: keys}, nil
+	return &app{server: srv, provider: prov, keys: keys, hasher: hasher}, nil
 }
 
 // seedPolicies writes the config's client policies for clients that have

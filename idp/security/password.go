@@ -76,6 +76,9 @@ type PasswordHasher struct {
 	// shedFull and shedWait count ErrOverloaded answers by cause, for the
 	// metrics.
 	shedFull, shedWait atomic.Uint64
+	// done counts computations finished, so that callers can tell a
+	// hasher that went quiet from one that is busy.
+	done atomic.Uint64
 	// dummy is a well-formed hash with the hasher's own parameters that
 	// DummyVerify checks against, so that an unknown user costs the same
 	// time as a known one.
@@ -179,6 +182,8 @@ type HasherStats struct {
 	// ShedQueueFull and ShedWaitTimeout count ErrOverloaded answers since
 	// start: refused because the queue was full, or after waiting MaxWait.
 	ShedQueueFull, ShedWaitTimeout uint64
+	// Done counts the computations finished since start.
+	Done uint64
 }
 
 // Stats returns the hasher's limits, its current load and how often it shed.
@@ -188,6 +193,7 @@ func (h *PasswordHasher) Stats() HasherStats {
 		Concurrency: cap(h.sem), Queue: h.queue, MaxWait: h.maxWait,
 		Running: running, Waiting: max(0, len(h.admit)-running),
 		ShedQueueFull: h.shedFull.Load(), ShedWaitTimeout: h.shedWait.Load(),
+		Done: h.done.Load(),
 	}
 }
 
@@ -238,6 +244,7 @@ func (h *PasswordHasher) run(ctx context.Context, f func()) error {
 		return err
 	}
 	defer h.release()
+	defer h.done.Add(1)
 	f()
 	return nil
 }

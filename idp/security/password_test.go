@@ -356,8 +356,8 @@ func TestUnderAFloodAtMostConcurrencyHashesRunAndTheRestIsShed(t *testing.T) {
 		t.Fatalf("%d ran, %d shed of %d callers", ran.Load(), shed.Load(), callers)
 	}
 	st := h.Stats()
-	if uint64(shed.Load()) != st.ShedQueueFull+st.ShedWaitTimeout {
-		t.Fatalf("shed %d, counters %+v", shed.Load(), st)
+	if uint64(shed.Load()) != st.ShedQueueFull+st.ShedWaitTimeout || st.Done != uint64(ran.Load()) {
+		t.Fatalf("%d ran and %d shed, counters %+v", ran.Load(), shed.Load(), st)
 	}
 	idle(t, h)
 }
