@@ -62,7 +62,13 @@ type Config struct {
 		MinLength             int    `koanf:"min_length"`
 		MinLengthPasswordOnly int    `koanf:"min_length_password_only"`
 		MaxLength             int    `koanf:"max_length"`
-		MaxConcurrentHashes   int    `koanf:"max_concurrent_hashes"` // 0 = 2*GOMAXPROCS
+		MaxConcurrentHashes   int    `koanf:"max_concurrent_hashes"` // 0 = GOMAXPROCS
+		// MaxQueuedHashes may wait for one of those slots; one more login
+		// is shed with a 503 at once. 0 = 8 per slot.
+		MaxQueuedHashes int `koanf:"max_queued_hashes"`
+		// MaxHashWait is how long a hash waits for a slot before it is
+		// shed.
+		MaxHashWait time.Duration `koanf:"max_hash_wait"`
 	} `koanf:"passwords"`
 	Tokens struct {
 		AccessTokenLifetime  time.Duration `koanf:"access_token_lifetime"`
@@ -89,6 +95,10 @@ type Config struct {
 		MaxBodyBytes    int64         `koanf:"max_body_bytes"`
 		TrustedProxies  []string      `koanf:"trusted_proxies"` // CIDRs whose X-Forwarded-For is believed
 		ShutdownTimeout time.Duration `koanf:"shutdown_timeout"`
+		// RequestTimeout is every request's deadline: at it, a request
+		// still waiting (on the database, for a hashing slot) is answered
+		// 503.
+		RequestTimeout time.Duration `koanf:"request_timeout"`
 	} `koanf:"http"`
 	Assurance struct {
 		// NISTPrefix goes in front of the aal1, aal2 and aal3 acr values.
@@ -184,6 +194,7 @@ func Default() Config {
 	c.Passwords.MinLength = 8
 	c.Passwords.MinLengthPasswordOnly = 15
 	c.Passwords.MaxLength = 64
+	c.Passwords.MaxHashWait = 2 * time.Second
 	c.Tokens.AccessTokenLifetime = 10 * time.Minute
 	c.Tokens.IDTokenLifetime = time.Hour
 	c.Tokens.RefreshTokenLifetime = 720 * time.Hour
@@ -199,6 +210,7 @@ func Default() Config {
 	c.Throttle.Window = 15 * time.Minute
 	c.HTTP.MaxBodyBytes = 64 << 10
 	c.HTTP.ShutdownTimeout = 15 * time.Second
+	c.HTTP.RequestTimeout = 10 * time.Second
 	c.Factors.MaxAttempts = 5
 	// NIST SP 800-63B-4 3.2.2: at most 100 consecutive failed attempts
 	// on one account.
@@ -668,7 +680,15 @@ func (c Config) Validate() error {
 		bad("passwords.max_length", "must be at least 64 (NIST SP 800-63B-4) and at least passwords.min_length_password_only, got %d", p.MaxLength)
 	}
 	if p.MaxConcurrentHashes < 0 {
-		bad("passwords.max_concurrent_hashes", "must be 0 (2 per CPU) or more, got %d", p.MaxConcurrentHashes)
+		bad("passwords.max_concurrent_hashes", "must be 0 (one per CPU) or more, got %d", p.MaxConcurrentHashes)
+	}
+	if p.MaxQueuedHashes < 0 {
+		bad("passwords.max_queued_hashes", "must be 0 (8 per concurrent hash) or more, got %d", p.MaxQueuedHashes)
+	}
+	// A wait as long as the request's deadline would end in the generic
+	// 503 page instead of the login form's "try again in a moment".
+	if p.MaxHashWait <= 0 || (c.HTTP.RequestTimeout > 0 && p.MaxHashWait >= c.HTTP.RequestTimeout) {
+		bad("passwords.max_hash_wait", "must be positive and below http.request_timeout (%s), got %s", c.HTTP.RequestTimeout, p.MaxHashWait)
 	}
 
 	t := c.Tokens
@@ -714,6 +734,14 @@ func (c Config) Validate() error {
 		}
 	}
 	positive("http.shutdown_timeout", c.HTTP.ShutdownTimeout)
+	// At least a second: below that a login on a busy node (tens of ms
+	// of hashing, plus its queue, plus a few round trips) fails for
+	// nothing. At most five minutes: the write timeout of the server
+	// follows it, and longer holds a connection and a pool slot per
+	// stuck request for no one's benefit.
+	if c.HTTP.RequestTimeout < time.Second || c.HTTP.RequestTimeout > 5*time.Minute {
+		bad("http.request_timeout", "must be from 1s to 5m, got %s", c.HTTP.RequestTimeout)
+	}
 
 	table, terr := c.AssuranceTable()
 	if terr != nil {

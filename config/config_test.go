@@ -193,6 +193,18 @@ func TestEnvironmentOverrides(t *testing.T) {
 				}
 			},
 		},
+		{
+			name: "the request timeout and the hashing limits are read from the environment",
+			path: yamlWithKey,
+			env: []string{"IDP_HTTP_REQUEST_TIMEOUT=4s", "IDP_PASSWORDS_MAX_CONCURRENT_HASHES=1",
+				"IDP_PASSWORDS_MAX_QUEUED_HASHES=3", "IDP_PASSWORDS_MAX_HASH_WAIT=750ms"},
+			check: func(t *testing.T, c Config) {
+				if c.HTTP.RequestTimeout != 4*time.Second || c.Passwords.MaxConcurrentHashes != 1 ||
+					c.Passwords.MaxQueuedHashes != 3 || c.Passwords.MaxHashWait != 750*time.Millisecond {
+					t.Fatalf("got http %+v passwords %+v", c.HTTP, c.Passwords)
+				}
+			},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -262,6 +274,23 @@ func TestProblemsAreAllReportedWithTheirKeys(t *testing.T) {
 			want: []string{"notify.email.smtp.host: is required", "notify.email.smtp.tls:", "notify.email.smtp.from:", "notify.sms.transport: outbox is allowed only in dev mode",
 				"notify.twilio.account_sid: is required", "notify.twilio.auth_token: is required", "notify.twilio.from: is required", "notify.limits.per_ip:",
 				"factors.voice.digits:", "factors.sms.code_lifetime: must not exceed factors.challenge_lifetime", "phone: default country"},
+		},
+		{
+			name: "a request timeout out of range is refused",
+			env:  []string{"IDP_DEV=true", "IDP_HTTP_REQUEST_TIMEOUT=500ms"},
+			want: []string{"http.request_timeout: must be from 1s to 5m, got 500ms"},
+		},
+		{
+			name: "a request timeout too long is refused",
+			env:  []string{"IDP_DEV=true", "IDP_HTTP_REQUEST_TIMEOUT=6m"},
+			want: []string{"http.request_timeout: must be from 1s to 5m, got 6m0s"},
+		},
+		{
+			name: "hashing limits that make no sense are refused",
+			env: []string{"IDP_DEV=true", "IDP_HTTP_REQUEST_TIMEOUT=3s", "IDP_PASSWORDS_MAX_HASH_WAIT=3s",
+				"IDP_PASSWORDS_MAX_QUEUED_HASHES=-1", "IDP_PASSWORDS_MAX_CONCURRENT_HASHES=-2"},
+			want: []string{"passwords.max_hash_wait: must be positive and below http.request_timeout (3s), got 3s",
+				"passwords.max_queued_hashes:", "passwords.max_concurrent_hashes:"},
 		},
 		{
 			name: "an http issuer on a public host needs dev mode",

@@ -62,6 +62,7 @@ type app struct {
 	server   *web.Server
 	provider *oidcop.Provider
 	keys     *oidcop.KeyManager
+	hasher   *security.PasswordHasher
 }
 
 // buildApp wires the provider and the web server on an open store.
@@ -141,7 +142,9 @@ func buildApp(ctx context.Context, cfg config.Config, st store.Store, log *slog.
 	hasher := security.NewPasswordHasher(security.Argon2Params{
 		MemoryKiB: cfg.Passwords.Argon2MemoryKiB, Iterations: cfg.Passwords.Argon2Iterations,
 		Parallelism: cfg.Passwords.Argon2Parallelism, SaltLen: 16, KeyLen: 32,
-	}, security.WithConcurrency(cfg.Passwords.MaxConcurrentHashes))
+	}, security.WithConcurrency(cfg.Passwords.MaxConcurrentHashes),
+		security.WithQueue(cfg.Passwords.MaxQueuedHashes), security.WithMaxWait(cfg.Passwords.MaxHashWait))
+	reg.MustRegister(hasherMetrics(hasher)...)
 	srv, err = web.New(web.Deps{
 		Store: st, Provider: prov,
 		Sessions: session.NewManager(st, cfg.Session.CookieName, cfg.Session.Lifetime, cfg.Session.IdleTimeout, secure, now),
@@ -160,7 +163,7 @@ func buildApp(ctx context.Context, cfg config.Config, st store.Store, log *slog.
 	if err != nil {
 		return nil, err
 	}
-	return &app{server: srv, provider: prov, keys: keys}, nil
+	return &app{server: srv, provider: prov, keys: keys, hasher: hasher}, nil
 }
 
 // seedPolicies writes the config's client policies for clients that have

@@ -10,6 +10,8 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"golang.org/x/crypto/argon2"
 	"golang.org/x/crypto/bcrypt"
@@ -46,14 +48,37 @@ const (
 // ErrMalformedHash is wrapped by every error about an unparsable stored hash.
 var ErrMalformedHash = errors.New("security: malformed password hash")
 
+// ErrOverloaded is returned, at once, when a password hash cannot start
+// soon: every computation slot is busy and the queue behind them is full,
+// or a queued request waited longer than the hasher's maximum wait. The
+// caller answers "try again in a moment" (a 503 with Retry-After); it is
+// not a failed login.
+var ErrOverloaded = errors.New("security: too many password hashes in progress")
+
 // PasswordHasher hashes and verifies passwords. It is safe for concurrent use.
 //
-// Each argon2id computation allocates MemoryKiB of memory, so the hasher
-// bounds how many run at once: a burst of logins then queues instead of
-// exhausting the memory of the node.
+// Each argon2id computation allocates MemoryKiB of memory and keeps one core
+// busy for tens of milliseconds, so the hasher bounds how many run at once
+// (the concurrency), how many may wait behind them (the queue) and for how
+// long (the maximum wait). Beyond that it sheds: the caller gets
+// ErrOverloaded instead of a place in an ever longer line. A burst of
+// logins then costs a bounded amount of memory and CPU, and token issuance,
+// which never hashes a password, keeps its share of the machine.
 type PasswordHasher struct {
 	params Argon2Params
-	sem    chan struct{}
+	// admit holds one token per computation running or waiting: capacity
+	// concurrency + queue. A full admit is the overload signal.
+	admit chan struct{}
+	// sem holds one token per computation running: capacity concurrency.
+	sem     chan struct{}
+	queue   int // < 0: not set by an option, take the default
+	maxWait time.Duration
+	// shedFull and shedWait count ErrOverloaded answers by cause, for the
+	// metrics.
+	shedFull, shedWait atomic.Uint64
+	// done counts computations finished, so that callers can tell a
+	// hasher that went quiet from one that is busy.
+	done atomic.Uint64
 	// dummy is a well-formed hash with the hasher's own parameters that
 	// DummyVerify checks against, so that an unknown user costs the same
 	// time as a known one.
@@ -61,16 +86,50 @@ type PasswordHasher struct {
 	dummyKey  []byte
 }
 
+// DefaultQueuePerSlot is how many hashes may wait per computation slot when
+// no queue length is configured. At the OWASP parameters one hash takes
+// ~22 ms, so a full queue is ~0.2 s of work: short enough that a person at
+// the end of it barely notices, long enough to absorb the bursts of a
+// normal morning.
+const DefaultQueuePerSlot = 8
+
+// DefaultMaxWait is how long a hash may wait for a slot when no maximum
+// wait is configured: far above the wait of a full queue at normal speed,
+// so it only sheds when hashing itself has slowed down (a starved CPU).
+const DefaultMaxWait = 2 * time.Second
+
 // HasherOption configures a PasswordHasher.
 type HasherOption func(*PasswordHasher)
 
 // WithConcurrency limits the number of password hash computations that run at
-// the same time to n (n < 1 means the default, 2*GOMAXPROCS). With the default
-// parameters each one holds 19 MiB.
+// the same time to n (n < 1 means the default, GOMAXPROCS: argon2id with one
+// lane keeps one core busy, so more would only add memory, not throughput).
+// With the default parameters each one holds 19 MiB.
 func WithConcurrency(n int) HasherOption {
 	return func(h *PasswordHasher) {
 		if n >= 1 {
 			h.sem = make(chan struct{}, n)
+		}
+	}
+}
+
+// WithQueue lets at most n hashes wait for a computation slot; one more is
+// refused with ErrOverloaded at once. n < 1 means the default,
+// DefaultQueuePerSlot per slot.
+func WithQueue(n int) HasherOption {
+	return func(h *PasswordHasher) {
+		if n >= 1 {
+			h.queue = n
+		}
+	}
+}
+
+// WithMaxWait bounds how long a hash waits for a computation slot before it
+// gives up with ErrOverloaded (d <= 0 means DefaultMaxWait).
+func WithMaxWait(d time.Duration) HasherOption {
+	return func(h *PasswordHasher) {
+		if d > 0 {
+			h.maxWait = d
 		}
 	}
 }
@@ -94,13 +153,17 @@ func NewPasswordHasher(p Argon2Params, opts ...HasherOption) *PasswordHasher {
 	if p.KeyLen == 0 {
 		p.KeyLen = DefaultArgon2.KeyLen
 	}
-	h := &PasswordHasher{params: p}
+	h := &PasswordHasher{params: p, queue: -1, maxWait: DefaultMaxWait}
 	for _, o := range opts {
 		o(h)
 	}
 	if h.sem == nil {
-		h.sem = make(chan struct{}, 2*runtime.GOMAXPROCS(0))
+		h.sem = make(chan struct{}, runtime.GOMAXPROCS(0))
 	}
+	if h.queue < 0 {
+		h.queue = DefaultQueuePerSlot * cap(h.sem)
+	}
+	h.admit = make(chan struct{}, cap(h.sem)+h.queue)
 	h.dummySalt = make([]byte, p.SaltLen)
 	rand.Read(h.dummySalt)
 	h.dummyKey = make([]byte, p.KeyLen)
@@ -111,22 +174,80 @@ func NewPasswordHasher(p Argon2Params, opts ...HasherOption) *PasswordHasher {
 // Params returns the parameters new hashes are created with.
 func (h *PasswordHasher) Params() Argon2Params { return h.params }
 
-// acquire takes a computation slot, or gives up when ctx ends first.
+// HasherStats is a snapshot of the hasher's load, for metrics.
+type HasherStats struct {
+	Concurrency, Queue int           // the limits
+	MaxWait            time.Duration // the limit
+	Running, Waiting   int           // now
+	// ShedQueueFull and ShedWaitTimeout count ErrOverloaded answers since
+	// start: refused because the queue was full, or after waiting MaxWait.
+	ShedQueueFull, ShedWaitTimeout uint64
+	// Done counts the computations finished since start.
+	Done uint64
+}
+
+// Stats returns the hasher's limits, its current load and how often it shed.
+func (h *PasswordHasher) Stats() HasherStats {
+	running := len(h.sem)
+	return HasherStats{
+		Concurrency: cap(h.sem), Queue: h.queue, MaxWait: h.maxWait,
+		Running: running, Waiting: max(0, len(h.admit)-running),
+		ShedQueueFull: h.shedFull.Load(), ShedWaitTimeout: h.shedWait.Load(),
+		Done: h.done.Load(),
+	}
+}
+
+// acquire takes a computation slot. It refuses at once with ErrOverloaded
+// when the slots and the queue are full, waits at most maxWait otherwise
+// (then ErrOverloaded), and gives up with ctx's error when ctx ends first.
+// On success the caller must call release exactly once.
 func (h *PasswordHasher) acquire(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	select {
+	case h.admit <- struct{}{}:
+	default:
+		h.shedFull.Add(1)
+		return ErrOverloaded
+	}
 	select {
 	case h.sem <- struct{}{}:
 		return nil
 	default:
 	}
+	t := time.NewTimer(h.maxWait)
+	defer t.Stop()
 	select {
 	case h.sem <- struct{}{}:
 		return nil
+	case <-t.C:
+		<-h.admit
+		h.shedWait.Add(1)
+		return ErrOverloaded
 	case <-ctx.Done():
+		<-h.admit
 		return ctx.Err()
 	}
 }
 
-func (h *PasswordHasher) release() { <-h.sem }
+// release gives back the slot and the admission taken by acquire.
+func (h *PasswordHasher) release() {
+	<-h.sem
+	<-h.admit
+}
+
+// run calls f in a computation slot. The slot is given back however f
+// ends, a panic included, so a failure can never leak capacity.
+func (h *PasswordHasher) run(ctx context.Context, f func()) error {
+	if err := h.acquire(ctx); err != nil {
+		return err
+	}
+	defer h.release()
+	defer h.done.Add(1)
+	f()
+	return nil
+}
 
 // normalize applies NFKC before argon2id hashing, as SP 800-63B-4 asks, so
 // that the same password typed on keyboards producing composed or decomposed
@@ -139,18 +260,20 @@ func (h *PasswordHasher) Hash(password string) (string, error) {
 	return h.HashContext(context.Background(), password)
 }
 
-// HashContext is Hash that stops waiting for a computation slot when ctx ends.
+// HashContext is Hash that stops waiting for a computation slot when ctx
+// ends; like every hash it may be refused with ErrOverloaded.
 func (h *PasswordHasher) HashContext(ctx context.Context, password string) (string, error) {
 	salt := make([]byte, h.params.SaltLen)
 	if _, err := rand.Read(salt); err != nil {
 		return "", fmt.Errorf("security: reading salt: %w", err)
 	}
-	if err := h.acquire(ctx); err != nil {
+	p := h.params
+	var key []byte
+	if err := h.run(ctx, func() {
+		key = argon2.IDKey(normalize(password), salt, p.Iterations, p.MemoryKiB, p.Parallelism, p.KeyLen)
+	}); err != nil {
 		return "", err
 	}
-	p := h.params
-	key := argon2.IDKey(normalize(password), salt, p.Iterations, p.MemoryKiB, p.Parallelism, p.KeyLen)
-	h.release()
 	return encodePHC(p, salt, key), nil
 }
 
@@ -165,7 +288,8 @@ func encodePHC(p Argon2Params, salt, key []byte) string {
 // is true after a successful check when the hash is not an argon2id hash with
 // this hasher's parameters; the caller should then store Hash(password).
 // A wrong password is ok == false with a nil error; err is reserved for a
-// malformed hash or a cancelled context.
+// malformed hash, a cancelled context, or ErrOverloaded (the hasher is
+// shedding load: nothing was checked).
 func (h *PasswordHasher) Verify(encoded, password string) (ok, needsRehash bool, err error) {
 	return h.VerifyContext(context.Background(), encoded, password)
 }
@@ -179,11 +303,12 @@ func (h *PasswordHasher) VerifyContext(ctx context.Context, encoded, password st
 		if err != nil {
 			return false, false, err
 		}
-		if err := h.acquire(ctx); err != nil {
+		var got []byte
+		if err := h.run(ctx, func() {
+			got = argon2.IDKey(normalize(password), salt, p.Iterations, p.MemoryKiB, p.Parallelism, p.KeyLen)
+		}); err != nil {
 			return false, false, err
 		}
-		got := argon2.IDKey(normalize(password), salt, p.Iterations, p.MemoryKiB, p.Parallelism, p.KeyLen)
-		h.release()
 		if subtle.ConstantTimeCompare(got, key) != 1 {
 			return false, false, nil
 		}
@@ -195,13 +320,12 @@ func (h *PasswordHasher) VerifyContext(ctx context.Context, encoded, password st
 		if _, err := bcrypt.Cost(hash); err != nil {
 			return false, false, fmt.Errorf("%w: bcrypt: %v", ErrMalformedHash, err)
 		}
-		if err := h.acquire(ctx); err != nil {
+		// bcrypt compares in constant time internally.
+		var cmpErr error
+		if err := h.run(ctx, func() { cmpErr = bcrypt.CompareHashAndPassword(hash, []byte(password)) }); err != nil {
 			return false, false, err
 		}
-		// bcrypt compares in constant time internally.
-		err := bcrypt.CompareHashAndPassword(hash, []byte(password))
-		h.release()
-		switch {
+		switch err := cmpErr; {
 		case err == nil:
 			return true, true, nil
 		case errors.Is(err, bcrypt.ErrMismatchedHashAndPassword):
@@ -222,16 +346,15 @@ func (h *PasswordHasher) DummyVerify(password string) {
 }
 
 // DummyVerifyContext is DummyVerify that stops waiting for a computation slot
-// when ctx ends.
+// when ctx ends. It takes a slot like a real verification and is refused
+// with ErrOverloaded in the same way, so that under load an unknown user is
+// not told apart from a known one either.
 func (h *PasswordHasher) DummyVerifyContext(ctx context.Context, password string) error {
-	if err := h.acquire(ctx); err != nil {
-		return err
-	}
 	p := h.params
-	got := argon2.IDKey(normalize(password), h.dummySalt, p.Iterations, p.MemoryKiB, p.Parallelism, p.KeyLen)
-	h.release()
-	subtle.ConstantTimeCompare(got, h.dummyKey)
-	return nil
+	return h.run(ctx, func() {
+		got := argon2.IDKey(normalize(password), h.dummySalt, p.Iterations, p.MemoryKiB, p.Parallelism, p.KeyLen)
+		subtle.ConstantTimeCompare(got, h.dummyKey)
+	})
 }
 
 // decodePHC parses "$argon2id$v=19$m=...,t=...,p=...$salt$key".

@@ -9,6 +9,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/eu-health-idp/idp/idp/security"
 	"github.com/eu-health-idp/idp/idp/store"
 )
 
@@ -53,15 +54,26 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 	case errors.As(err, &he):
 		pe = &PageError{Status: he.Code, MessageID: messageForStatus(he.Code), Err: err}
 	}
-	// A request that ran out of time waited on the database or for a
-	// password hashing slot: unavailable or overloaded, either way a 503.
-	if errors.Is(err, store.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) ||
-		(pe.Status == http.StatusInternalServerError && s.databaseDown(c.Request().Context())) {
+	level := slog.LevelInfo
+	switch {
+	case errors.Is(err, security.ErrOverloaded):
+		// The password hasher shed the request (on a path other than
+		// the login form, which answers next to its fields): a 503 that
+		// says "in a moment", not "in a few minutes". Shedding is the
+		// server working as designed, and a flood would fill the log
+		// with errors: a warning.
+		pe = &PageError{Status: http.StatusServiceUnavailable, MessageID: "error.overloaded", Err: err}
+		c.Response().Header().Set("Retry-After", overloadRetryAfter)
+		level = slog.LevelWarn
+	case errors.Is(err, store.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) ||
+		(pe.Status == http.StatusInternalServerError && s.databaseDown(c.Request().Context())):
+		// A request that ran out of time waited on the database or
+		// for a password hashing slot: unavailable or overloaded,
+		// either way a 503.
 		pe = &PageError{Status: http.StatusServiceUnavailable, MessageID: "error.unavailable", Err: err}
 	}
 	ref := c.Response().Header().Get(echo.HeaderXRequestID)
-	level := slog.LevelInfo
-	if pe.Status >= 500 {
+	if pe.Status >= 500 && level == slog.LevelInfo {
 		level = slog.LevelError
 	}
 	s.log.Log(c.Request().Context(), level, "request failed", "status", pe.Status, "err", err, "request_id", ref, "path", c.Request().URL.Path)
@@ -104,9 +116,14 @@ func (s *Server) renderErrorPage(c echo.Context, status int, messageID, detail, 
 	data := map[string]any{"Message": messageID, "Detail": detail, "Reference": ref}
 	if status == http.StatusServiceUnavailable {
 		h := c.Response().Header()
-		h.Set("Retry-After", retryAfter)
+		if h.Get("Retry-After") == "" {
+			h.Set("Retry-After", retryAfter)
+		}
 		h.Set("Cache-Control", "no-store")
 		data["Title"], data["Hint"] = "error.unavailable_title", "error.unavailable_hint"
+		if messageID == "error.overloaded" {
+			data["Hint"] = "error.overloaded_hint"
+		}
 	}
 	if c.Request().Method == http.MethodHead {
 		_ = c.NoContent(status)

@@ -11,6 +11,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 
 	"github.com/eu-health-idp/idp/idp/flow"
+	"github.com/eu-health-idp/idp/idp/security"
 	"github.com/eu-health-idp/idp/idp/store"
 )
 
@@ -22,6 +23,12 @@ const (
 )
 
 const throttleScope = "login"
+
+// overloadRetryAfter is the Retry-After of a request shed because too many
+// passwords are being hashed: at the default limits a full queue drains in
+// well under a second, so a few seconds is enough; the 30 s of an outage
+// would turn a busy moment into a lost minute.
+const overloadRetryAfter = "5"
 
 // loginHandler serves /login and its steps: the login engine.
 type loginHandler struct{ s *Server }
@@ -100,6 +107,16 @@ func (h *loginHandler) submit(c echo.Context) error {
 		return form(http.StatusTooManyRequests, "Error", "login.error.throttled")
 	}
 	u, ok, err := h.checkPassword(ctx, username, password)
+	if errors.Is(err, security.ErrOverloaded) {
+		// Shed, not judged: the password was not checked, so nothing
+		// counts toward the throttle and no failed login is audited. The
+		// person keeps the form, with what they typed as username, and
+		// the browser or a script is told when to come back. The shedding
+		// is counted by the hasher (idp_password_hashes_shed_total).
+		c.Response().Header().Set("Retry-After", overloadRetryAfter)
+		c.Response().Header().Set("Cache-Control", "no-store")
+		return form(http.StatusServiceUnavailable, "Error", "login.error.overloaded")
+	}
 	if err != nil {
 		return err
 	}
