@@ -37,8 +37,9 @@ const (
 	// of the binary run for the first time and SQLite's page caches.
 	releasedRSSLimit = 48 << 20
 	// startupLimit fails the test on a gross regression only: the target
-	// is 300 ms, measured at ~100 ms on a loaded 2-core machine.
-	startupLimit = time.Second
+	// is 300 ms, measured at ~100 ms on a loaded 2-core machine; the speed
+	// itself is measured in docs/BENCHMARKS.md, not here.
+	startupLimit = 5 * time.Second
 )
 
 // rssBytes is the resident set size of process pid (Linux).
