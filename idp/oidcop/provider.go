@@ -40,6 +40,10 @@ type Options struct {
 	LoginPath   string           // "/login"
 	LogoutPath  string           // "/logged-out": end_session lands here without a registered URI
 	RenderError func(w http.ResponseWriter, r *http.Request, status int, messageID, detail string)
+	// ClientCacheTTL is how long a node may use a client it read (optional;
+	// 0 reads the client on every request). A changed or removed client
+	// takes effect on every node within it.
+	ClientCacheTTL time.Duration
 }
 
 // Provider is the OpenID provider: op plus our additions, as one handler.
@@ -73,7 +77,8 @@ func New(o Options) (*Provider, error) {
 	}
 	issuer := strings.TrimSuffix(o.Issuer, "/")
 	st := &Storage{
-		st: o.Store, keys: o.Keys, secrets: o.Secrets, now: o.Now, life: o.Lifetimes,
+		clients: newClientCache(o.ClientCacheTTL, o.Now),
+		st:      o.Store, keys: o.Keys, secrets: o.Secrets, now: o.Now, life: o.Lifetimes,
 		defaultAlg: o.DefaultAlg, loginURL: issuer + o.LoginPath + "?id=",
 		logoutURL: issuer + o.LogoutPath, log: o.Logger,
 	}
@@ -144,7 +149,16 @@ func (p *Provider) Handler() http.Handler {
 			rw := &authorizeWriter{ResponseWriter: w, p: p, r: r, h: h}
 			p.op.ServeHTTP(rw, r)
 			rw.finish()
-		case "oauth/token", "oauth/introspect", "revoke", "userinfo":
+		case "oauth/introspect":
+			// op reuses the parsed form; the token is kept for the claims of
+			// client_credentials JWTs, which have no row (rowless.go).
+			if r.ParseForm() == nil {
+				r = r.WithContext(withIntrospectedToken(r.Context(), r.PostForm.Get("token")))
+			}
+			rw := &apiWriter{ResponseWriter: w, path: r.URL.Path, h: h}
+			p.op.ServeHTTP(rw, r)
+			rw.finish()
+		case "oauth/token", "revoke", "userinfo":
 			rw := &apiWriter{ResponseWriter: w, path: r.URL.Path, h: h}
 			p.op.ServeHTTP(rw, r)
 			rw.finish()

@@ -39,6 +39,7 @@ type testOP struct {
 	km    *KeyManager
 	clock *testClock
 	seal  *security.Sealer
+	crypt [32]byte
 }
 
 const testTTL = 30 * time.Second
@@ -71,12 +72,12 @@ func newTestOP(t *testing.T, st store.Store) *testOP {
 		Lifetimes: Lifetimes{AccessToken: 5 * time.Minute, IDToken: 5 * time.Minute, RefreshToken: time.Hour,
 			AuthCode: time.Minute, AuthRequest: 10 * time.Minute},
 		DefaultAlg: "ES256", ACRValues: []string{"low", "high"}, Now: clock.now,
-		LoginPath: "/login", LogoutPath: "/logged-out",
+		LoginPath: "/login", LogoutPath: "/logged-out", ClientCacheTTL: testTTL,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &testOP{p: p, st: st, km: km, clock: clock, seal: sealer}
+	return &testOP{p: p, st: st, km: km, clock: clock, seal: sealer, crypt: crypt}
 }
 
 func (o *testOP) get(t *testing.T, path string, hdr map[string]string) *httptest.ResponseRecorder {
