@@ -105,6 +105,12 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		TranslateError:         true, // unique violations -> gorm.ErrDuplicatedKey on both drivers
 		SkipDefaultTransaction: true, // single statements need no wrapping tx
 		NowFunc:                func() time.Time { return time.Now().UTC() },
+		// SQLite compiles every statement anew unless it is prepared: that
+		// was half the cost of a primary-key read. Our statements are a
+		// fixed set, so the cache stays small. pgx already caches prepared
+		// statements per connection on PostgreSQL.
+		PrepareStmt:        s.dialect == goose.DialectSQLite3,
+		PrepareStmtMaxSize: 512, // a bound, should a query ever be built per call
 	})
 	if err != nil {
 		return nil, mapErr("open", err) // gorm pings PostgreSQL here
