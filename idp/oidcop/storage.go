@@ -370,7 +370,7 @@ func (s *Storage) revokeFamily(ctx context.Context, t *store.RefreshToken, event
 // authentication for confidential clients). A token that was already
 // rotated is being replayed: its family is revoked.
 func (s *Storage) TokenRequestByRefreshToken(ctx context.Context, token string) (op.RefreshTokenRequest, error) {
-	t, err := s.st.RefreshTokenByHash(ctx, security.HashToken(token))
+	t, u, err := s.st.RefreshTokenWithUser(ctx, security.HashToken(token))
 	if err != nil {
 		unavailable(ctx, err)
 		return nil, op.ErrInvalidRefreshToken
@@ -384,9 +384,7 @@ func (s *Storage) TokenRequestByRefreshToken(ctx context.Context, token string) 
 	case !t.ExpiresAt.After(s.now()):
 		return nil, op.ErrInvalidRefreshToken
 	}
-	u, err := s.st.UserByID(ctx, t.UserID)
-	if err != nil || u.Disabled {
-		unavailable(ctx, err)
+	if u.Disabled {
 		return nil, op.ErrInvalidRefreshToken
 	}
 	if h := clientHolder(ctx); h != nil {

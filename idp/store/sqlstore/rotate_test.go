@@ -80,3 +80,53 @@ func TestRotationWithAccessToken(t *testing.T) {
 		})
 	}
 }
+
+func TestRefreshTokenWithUser(t *testing.T) {
+	for name, open := range map[string]func(*testing.T) store.Store{"sqlite": openSQLite, "postgres": openPostgres} {
+		t.Run(name, func(t *testing.T) {
+			s, ctx := open(t), t.Context()
+			t0 := time.Now().Truncate(time.Microsecond)
+			u := store.User{ID: "u1", Username: "anna", Email: "anna@example.org", PasswordHash: "h", Disabled: true,
+				CreatedAt: t0, UpdatedAt: t0}
+			if err := s.CreateUser(ctx, &u); err != nil {
+				t.Fatal(err)
+			}
+			for _, id := range []string{"ar1", "ar2"} {
+				ar := store.AuthRequest{ID: id, ClientID: "portal", RedirectURI: "https://p/cb", ResponseType: "code",
+					CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
+				if err := s.CreateAuthRequest(ctx, &ar); err != nil {
+					t.Fatal(err)
+				}
+				if err := s.SaveAuthCode(ctx, id, "code-"+id, t0.Add(time.Minute)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			mine := store.RefreshToken{ID: "rt1", TokenHash: "h1", FamilyID: "f1", ClientID: "portal", UserID: "u1",
+				Scopes: []string{"openid"}, ACR: "low", CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
+			orphan := store.RefreshToken{ID: "rt2", TokenHash: "h2", FamilyID: "f2", ClientID: "portal", UserID: "gone",
+				CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
+			if err := s.IssueFromCode(ctx, "ar1", t0, nil, &mine); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.IssueFromCode(ctx, "ar2", t0, nil, &orphan); err != nil {
+				t.Fatal(err)
+			}
+			rt, got, err := s.RefreshTokenWithUser(ctx, "h1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rt.ID != "rt1" || rt.FamilyID != "f1" || rt.ACR != "low" || !rt.ExpiresAt.Equal(mine.ExpiresAt) {
+				t.Fatalf("token: %+v", rt)
+			}
+			if got.ID != "u1" || got.Username != "anna" || got.Email != "anna@example.org" || !got.Disabled || !got.CreatedAt.Equal(t0) {
+				t.Fatalf("user: %+v", got)
+			}
+			if _, _, err := s.RefreshTokenWithUser(ctx, "h2"); !errors.Is(err, store.ErrNotFound) {
+				t.Fatalf("a token whose user is gone: %v", err)
+			}
+			if _, _, err := s.RefreshTokenWithUser(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
+				t.Fatalf("unknown hash: %v", err)
+			}
+		})
+	}
+}

@@ -327,3 +327,33 @@ func (s *Store) rotatePostgres(ctx context.Context, currentID string, now int64,
 	}
 	return fmt.Errorf("rotation changed %d rows, want 3", n)
 }
+
+// refreshWithUserRow is a refresh token and its user from one JOIN.
+type refreshWithUserRow struct {
+	Token refreshTokenRow `gorm:"embedded"`
+	User  userRow         `gorm:"embedded;embeddedPrefix:u_"`
+}
+
+// RefreshTokenWithUser returns the link whatever its state, with its user,
+// in one round trip: the refresh grant needs both. ErrNotFound when there
+// is no such link or its user is gone.
+func (s *Store) RefreshTokenWithUser(ctx context.Context, tokenHash string) (*store.RefreshToken, *store.User, error) {
+	var row refreshWithUserRow
+	res := s.db.WithContext(ctx).Raw(`SELECT r.*, u.id AS u_id, u.username AS u_username, u.email AS u_email,
+		u.phone AS u_phone, u.password_hash AS u_password_hash, u.disabled AS u_disabled,
+		u.last_factor AS u_last_factor, u.enrol_offered_at AS u_enrol_offered_at,
+		u.created_at AS u_created_at, u.updated_at AS u_updated_at
+		FROM refresh_tokens r JOIN users u ON u.id = r.user_id WHERE r.token_hash = ?`, tokenHash).Scan(&row)
+	if res.Error != nil {
+		return nil, nil, mapErr("get refresh token", res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return nil, nil, mapErr("get refresh token", store.ErrNotFound)
+	}
+	t, err := row.Token.domain()
+	if err != nil {
+		return nil, nil, mapErr("get refresh token", err)
+	}
+	u := row.User.domain()
+	return t, &u, nil
+}
