@@ -49,12 +49,8 @@ type KeyManager struct {
 	snap atomic.Pointer[keySnapshot]
 	// reload makes the refresh of an expired snapshot a single flight: one
 	// caller reads the database, the others wait for its result instead of
-	// all reading at once. Nothing else takes it.
+	// all reading at once. Nothing else takes it; invalidate does not.
 	reload sync.Mutex
-	// gen counts invalidations; a reload that raced with one stores its
-	// result as already expired, so a local rotation is never hidden for a
-	// whole cache period by a read that started before it.
-	gen atomic.Uint64
 }
 
 // keySnapshot is one loaded key set with its JWKS document encoded once:
@@ -165,17 +161,18 @@ func (m *KeyManager) generate(alg string, now time.Time) (*store.SigningKey, err
 func keyAAD(id string) []byte { return []byte("signing_key:" + id) }
 
 func (m *KeyManager) invalidate() {
-	m.gen.Add(1)
 	for {
+		// Always store a new pointer, even over nothing yet loaded (an empty
+		// expired snapshot): a reload running now sees its compare-and-swap
+		// fail and does not keep a read that may predate the change.
 		old := m.snap.Load()
-		if old == nil {
-			return
+		expired := keySnapshot{}
+		if old != nil {
+			expired = *old
 		}
-		expired := *old
 		expired.loadedAt = time.Time{}
 		// Keep the keys: they are what a database blip falls back to. Retry
-		// when a reload stored a snapshot in between: it may predate the
-		// change that caused this invalidation.
+		// when a reload stored a snapshot in between.
 		if m.snap.CompareAndSwap(old, &expired) {
 			return
 		}
@@ -195,7 +192,6 @@ func (m *KeyManager) current(ctx context.Context) (*keySnapshot, error) {
 	if prev.fresh(now, m.cacheTTL) {
 		return prev, nil // another caller reloaded while this one waited
 	}
-	gen := m.gen.Load()
 	recs, err := m.keys.ListKeys(ctx, now)
 	if err != nil {
 		if prev != nil && prev.keys != nil {
@@ -224,15 +220,18 @@ func (m *KeyManager) current(ctx context.Context) (*keySnapshot, error) {
 		out = append(out, k)
 	}
 	next := &keySnapshot{loadedAt: now, keys: out}
-	if prev != nil && sameKeys(prev.keys, out) {
+	if prev != nil && prev.jwks != nil && sameKeys(prev.keys, out) {
 		next.jwks, next.etag = prev.jwks, prev.etag
 	} else if next.jwks, next.etag, err = encodeJWKS(out); err != nil {
 		return nil, err
 	}
-	if m.gen.Load() != gen {
-		next.loadedAt = time.Time{} // invalidated while reading: read again next time
+	if !m.snap.CompareAndSwap(prev, next) {
+		// Only invalidate changes the snapshot outside this mutex: a local
+		// rotation happened while this read ran and the read may predate
+		// it. Keep the result, expired, so the next caller reads again.
+		next.loadedAt = time.Time{}
+		m.snap.Store(next)
 	}
-	m.snap.Store(next)
 	return next, nil
 }
 

@@ -242,3 +242,48 @@ func (c *countingKeys) ListKeys(ctx context.Context, now time.Time) ([]store.Sig
 	c.n.Add(1)
 	return c.Keys.ListKeys(ctx, now)
 }
+
+// blockingKeys holds ListKeys until released, to invalidate mid-read.
+type blockingKeys struct {
+	store.Keys
+	n       atomic.Int64
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (b *blockingKeys) ListKeys(ctx context.Context, now time.Time) ([]store.SigningKey, error) {
+	if b.n.Add(1) == 1 {
+		close(b.entered)
+		<-b.release
+	}
+	return b.Keys.ListKeys(ctx, now)
+}
+
+// TestKeyManagerInvalidatedDuringReload: a read that was running when this
+// node rotated may predate the rotation; its result must not be served as
+// fresh for a whole cache period.
+func TestKeyManagerInvalidatedDuringReload(t *testing.T) {
+	o := newTestOP(t, nil)
+	bk := &blockingKeys{Keys: o.st, entered: make(chan struct{}), release: make(chan struct{})}
+	km := NewKeyManager(bk, o.seal, o.clock.now, testTTL, time.Hour)
+	done := make(chan error, 1)
+	go func() { _, err := km.Public(context.Background()); done <- err }()
+	<-bk.entered
+	km.invalidate() // what Rotate does after writing the new key
+	close(bk.release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := km.Public(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := bk.n.Load(); n != 2 {
+		t.Fatalf("%d reads, want 2: the read that raced the invalidation was cached as fresh", n)
+	}
+	if _, err := km.Public(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := bk.n.Load(); n != 2 {
+		t.Fatalf("%d reads, want the second read cached", n)
+	}
+}
