@@ -122,6 +122,8 @@ func buildApp(ctx context.Context, cfg config.Config, st store.Store, log *slog.
 		},
 		DefaultAlg: cfg.Keys.DefaultAlg, CookieName: cfg.Session.CookieName, ACRValues: table.Values(),
 		UILocales: i18n.Supported, Now: now, Logger: log, LoginPath: "/login", LogoutPath: "/logged-out",
+		// A changed client reaches every node within the key cache period.
+		ClientCacheTTL: cfg.Keys.CacheTTL,
 		RenderError: func(w http.ResponseWriter, r *http.Request, status int, id, detail string) {
 			srv.RenderError(w, r, status, id, detail)
 		},

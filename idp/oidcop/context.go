@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/http"
 	"sync"
+
+	"github.com/eu-health-idp/idp/idp/store"
 )
 
 type ctxKey int
@@ -26,6 +28,29 @@ type requestClient struct {
 	mu          sync.Mutex
 	alg         string
 	unavailable bool
+	// user is the user a storage call of this request already read (the
+	// refresh grant checks the user is enabled, then the ID token needs
+	// its claims): read once per request, never across requests.
+	user *store.User
+}
+
+func (h *requestClient) setUser(u *store.User) {
+	h.mu.Lock()
+	h.user = u
+	h.mu.Unlock()
+}
+
+// userByID returns the user read earlier in this request, or nil.
+func (h *requestClient) userByID(id string) *store.User {
+	if h == nil {
+		return nil
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.user != nil && h.user.ID == id {
+		return h.user
+	}
+	return nil
 }
 
 func (h *requestClient) markUnavailable() {

@@ -11,7 +11,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -42,9 +44,26 @@ type KeyManager struct {
 	// lifetime of a token it may have signed.
 	publishFor time.Duration
 
-	mu       sync.Mutex
-	loadedAt time.Time
-	loaded   []loadedKey
+	// snap is what every issuance and verification reads: lock-free, so a
+	// request never waits behind another one's database read.
+	snap atomic.Pointer[keySnapshot]
+	// reload makes the refresh of an expired snapshot a single flight: one
+	// caller reads the database, the others wait for its result instead of
+	// all reading at once. Nothing else takes it; invalidate does not.
+	reload sync.Mutex
+}
+
+// keySnapshot is one loaded key set with its JWKS document encoded once:
+// /keys serves these bytes until the set changes.
+type keySnapshot struct {
+	loadedAt time.Time // zero: expired (invalidated)
+	keys     []loadedKey
+	jwks     []byte
+	etag     string
+}
+
+func (s *keySnapshot) fresh(now time.Time, ttl time.Duration) bool {
+	return s != nil && !s.loadedAt.IsZero() && now.Sub(s.loadedAt) < ttl && !now.Before(s.loadedAt)
 }
 
 type loadedKey struct {
@@ -142,29 +161,50 @@ func (m *KeyManager) generate(alg string, now time.Time) (*store.SigningKey, err
 func keyAAD(id string) []byte { return []byte("signing_key:" + id) }
 
 func (m *KeyManager) invalidate() {
-	m.mu.Lock()
-	m.loadedAt = time.Time{}
-	m.mu.Unlock()
+	for {
+		// Always store a new pointer, even over nothing yet loaded (an empty
+		// expired snapshot): a reload running now sees its compare-and-swap
+		// fail and does not keep a read that may predate the change.
+		old := m.snap.Load()
+		expired := keySnapshot{}
+		if old != nil {
+			expired = *old
+		}
+		expired.loadedAt = time.Time{}
+		// Keep the keys: they are what a database blip falls back to. Retry
+		// when a reload stored a snapshot in between.
+		if m.snap.CompareAndSwap(old, &expired) {
+			return
+		}
+	}
 }
 
-func (m *KeyManager) current(ctx context.Context) ([]loadedKey, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
+// current returns the key set, re-read from the database at most once per
+// cache period (and after a local rotation).
+func (m *KeyManager) current(ctx context.Context) (*keySnapshot, error) {
+	if s := m.snap.Load(); s.fresh(m.now(), m.cacheTTL) {
+		return s, nil
+	}
+	m.reload.Lock()
+	defer m.reload.Unlock()
 	now := m.now()
-	if !m.loadedAt.IsZero() && now.Sub(m.loadedAt) < m.cacheTTL {
-		return m.loaded, nil
+	prev := m.snap.Load()
+	if prev.fresh(now, m.cacheTTL) {
+		return prev, nil // another caller reloaded while this one waited
 	}
 	recs, err := m.keys.ListKeys(ctx, now)
 	if err != nil {
-		if m.loaded != nil {
+		if prev != nil && prev.keys != nil {
 			// Keep serving the last good set through a database blip.
-			return m.loaded, nil
+			return prev, nil
 		}
 		return nil, err
 	}
 	old := map[string]loadedKey{}
-	for _, k := range m.loaded {
-		old[k.rec.ID] = k
+	if prev != nil {
+		for _, k := range prev.keys {
+			old[k.rec.ID] = k
+		}
 	}
 	out := make([]loadedKey, 0, len(recs))
 	for _, r := range recs {
@@ -179,9 +219,53 @@ func (m *KeyManager) current(ctx context.Context) ([]loadedKey, error) {
 		}
 		out = append(out, k)
 	}
-	m.loaded, m.loadedAt = out, now
-	return out, nil
+	next := &keySnapshot{loadedAt: now, keys: out}
+	if prev != nil && prev.jwks != nil && sameKeys(prev.keys, out) {
+		next.jwks, next.etag = prev.jwks, prev.etag
+	} else if next.jwks, next.etag, err = encodeJWKS(out); err != nil {
+		return nil, err
+	}
+	if !m.snap.CompareAndSwap(prev, next) {
+		// Only invalidate changes the snapshot outside this mutex: a local
+		// rotation happened while this read ran and the read may predate
+		// it. Keep the result, expired, so the next caller reads again.
+		next.loadedAt = time.Time{}
+		m.snap.Store(next)
+	}
+	return next, nil
 }
+
+// sameKeys reports whether two loads publish the same keys, in order.
+func sameKeys(a, b []loadedKey) bool {
+	return slices.EqualFunc(a, b, func(x, y loadedKey) bool { return x.rec.ID == y.rec.ID && x.rec.Alg == y.rec.Alg })
+}
+
+// encodeJWKS builds the /keys document (what op.Keys would encode) and its
+// ETag.
+func encodeJWKS(keys []loadedKey) ([]byte, string, error) {
+	set := jose.JSONWebKeySet{Keys: make([]jose.JSONWebKey, 0, len(keys))}
+	for _, k := range keys {
+		set.Keys = append(set.Keys, jose.JSONWebKey{KeyID: k.rec.ID, Algorithm: k.rec.Alg, Use: "sig", Key: k.pub.Key})
+	}
+	b, err := json.Marshal(set)
+	if err != nil {
+		return nil, "", fmt.Errorf("keys: encode jwks: %w", err)
+	}
+	return b, etagOf(b), nil
+}
+
+// JWKS returns the encoded public key set and its ETag; the bytes are
+// shared and must not be modified.
+func (m *KeyManager) JWKS(ctx context.Context) ([]byte, string, error) {
+	s, err := m.current(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	return s.jwks, s.etag, nil
+}
+
+// CacheTTL is how long a node may serve a key set before re-reading it.
+func (m *KeyManager) CacheTTL() time.Duration { return m.cacheTTL }
 
 func (m *KeyManager) open(r store.SigningKey) (loadedKey, error) {
 	var pub jose.JSONWebKey
@@ -209,12 +293,12 @@ var ErrNoActiveKey = errors.New("keys: no active signing key")
 // Signing returns the active key for alg: the newest whose ActiveFrom has
 // passed and that is not retired (ListKeys orders newest first).
 func (m *KeyManager) Signing(ctx context.Context, alg string) (op.SigningKey, error) {
-	keys, err := m.current(ctx)
+	snap, err := m.current(ctx)
 	if err != nil {
 		return nil, err
 	}
 	now := m.now()
-	for _, k := range keys {
+	for _, k := range snap.keys {
 		if k.rec.Alg != alg || k.rec.ActiveFrom.After(now) {
 			continue
 		}
@@ -228,12 +312,12 @@ func (m *KeyManager) Signing(ctx context.Context, alg string) (op.SigningKey, er
 
 // Public returns every published public key.
 func (m *KeyManager) Public(ctx context.Context) ([]op.Key, error) {
-	keys, err := m.current(ctx)
+	snap, err := m.current(ctx)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]op.Key, 0, len(keys))
-	for _, k := range keys {
+	out := make([]op.Key, 0, len(snap.keys))
+	for _, k := range snap.keys {
 		out = append(out, publicKey{k})
 	}
 	return out, nil

@@ -3,11 +3,16 @@ package oidcop
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
@@ -35,6 +40,10 @@ type Options struct {
 	LoginPath   string           // "/login"
 	LogoutPath  string           // "/logged-out": end_session lands here without a registered URI
 	RenderError func(w http.ResponseWriter, r *http.Request, status int, messageID, detail string)
+	// ClientCacheTTL is how long a node may use a client it read (optional;
+	// 0 reads the client on every request). A changed or removed client
+	// takes effect on every node within it.
+	ClientCacheTTL time.Duration
 }
 
 // Provider is the OpenID provider: op plus our additions, as one handler.
@@ -46,6 +55,16 @@ type Provider struct {
 	acrValues   []string
 	renderError func(w http.ResponseWriter, r *http.Request, status int, messageID, detail string)
 	log         *slog.Logger
+	keys        *KeyManager
+	// disc is the discovery document, encoded on first use: it depends only
+	// on the configuration, which does not change while the process runs.
+	disc atomic.Pointer[cachedDoc]
+}
+
+// cachedDoc is a JSON document served as is, with its ETag.
+type cachedDoc struct {
+	body []byte
+	etag string
 }
 
 // New builds the provider.
@@ -58,13 +77,14 @@ func New(o Options) (*Provider, error) {
 	}
 	issuer := strings.TrimSuffix(o.Issuer, "/")
 	st := &Storage{
-		st: o.Store, keys: o.Keys, secrets: o.Secrets, now: o.Now, life: o.Lifetimes,
+		clients: newClientCache(o.ClientCacheTTL, o.Now),
+		st:      o.Store, keys: o.Keys, secrets: o.Secrets, now: o.Now, life: o.Lifetimes,
 		defaultAlg: o.DefaultAlg, loginURL: issuer + o.LoginPath + "?id=",
 		logoutURL: issuer + o.LogoutPath, log: o.Logger,
 	}
 	p := &Provider{
 		storage: st, issuer: issuer, cookieName: o.CookieName, acrValues: o.ACRValues,
-		renderError: o.RenderError, log: o.Logger,
+		renderError: o.RenderError, log: o.Logger, keys: o.Keys,
 	}
 	cfg := &op.Config{
 		CryptoKey:                o.CryptoKey,
@@ -119,11 +139,26 @@ func (p *Provider) Handler() http.Handler {
 		switch strings.TrimPrefix(r.URL.Path, "/") {
 		case ".well-known/openid-configuration":
 			p.discovery(w, r)
+		case "keys":
+			if r.Method != http.MethodGet && r.Method != http.MethodHead {
+				p.op.ServeHTTP(w, r) // CORS preflight and op's method errors
+				return
+			}
+			p.jwks(w, r)
 		case "authorize", "authorize/callback", "end_session":
 			rw := &authorizeWriter{ResponseWriter: w, p: p, r: r, h: h}
 			p.op.ServeHTTP(rw, r)
 			rw.finish()
-		case "oauth/token", "oauth/introspect", "revoke", "userinfo":
+		case "oauth/introspect":
+			// op reuses the parsed form; the token is kept for the claims of
+			// client_credentials JWTs, which have no row (rowless.go).
+			if r.ParseForm() == nil {
+				r = r.WithContext(withIntrospectedToken(r.Context(), r.PostForm.Get("token")))
+			}
+			rw := &apiWriter{ResponseWriter: w, path: r.URL.Path, h: h}
+			p.op.ServeHTTP(rw, r)
+			rw.finish()
+		case "oauth/token", "revoke", "userinfo":
 			rw := &apiWriter{ResponseWriter: w, path: r.URL.Path, h: h}
 			p.op.ServeHTTP(rw, r)
 			rw.finish()
@@ -133,9 +168,24 @@ func (p *Provider) Handler() http.Handler {
 	})
 }
 
-// discovery serves op's document plus what op leaves out.
+// discovery serves op's document plus what op leaves out, encoded once.
 func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
-	ctx := op.ContextWithIssuer(r.Context(), p.issuer)
+	d := p.disc.Load()
+	if d == nil {
+		body, err := p.buildDiscovery(r.Context())
+		if err != nil {
+			p.log.ErrorContext(r.Context(), "discovery", "err", err)
+			http.Error(w, "discovery", http.StatusInternalServerError)
+			return
+		}
+		d = &cachedDoc{body: body, etag: etagOf(body)}
+		p.disc.Store(d) // concurrent first requests build the same bytes
+	}
+	serveJSON(w, r, d.body, d.etag, "public, max-age=300")
+}
+
+func (p *Provider) buildDiscovery(ctx context.Context) ([]byte, error) {
+	ctx = op.ContextWithIssuer(ctx, p.issuer)
 	d := op.CreateDiscoveryConfig(ctx, p.op, p.storage)
 	d.ACRValuesSupported = p.acrValues
 	d.ClaimsParameterSupported = true
@@ -143,20 +193,83 @@ func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
 	d.GrantTypesSupported = []oidc.GrantType{oidc.GrantTypeCode, oidc.GrantTypeRefreshToken, oidc.GrantTypeClientCredentials}
 	raw, err := json.Marshal(d)
 	if err != nil {
-		http.Error(w, "discovery", http.StatusInternalServerError)
-		return
+		return nil, err
 	}
 	var doc map[string]any
-	_ = json.Unmarshal(raw, &doc)
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		return nil, err
+	}
 	// Only the code flow and the endpoints we serve are advertised.
 	delete(doc, "device_authorization_endpoint")
 	doc["response_types_supported"] = []string{string(oidc.ResponseTypeCode)}
 	doc["token_endpoint_auth_methods_supported"] = []string{"client_secret_basic", "client_secret_post", "none"}
 	// RFC 9207: we add iss to every authorization response.
 	doc["authorization_response_iss_parameter_supported"] = true
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "public, max-age=300")
-	_ = json.NewEncoder(w).Encode(doc)
+	b, err := json.Marshal(doc)
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '\n'), nil
+}
+
+// jwks serves the key set the KeyManager encoded when it last loaded it, so
+// a rotation on another node shows here within keys.cache_ttl, which is
+// also how long clients may cache the answer.
+func (p *Provider) jwks(w http.ResponseWriter, r *http.Request) {
+	body, etag, err := p.keys.JWKS(r.Context())
+	if err != nil {
+		unavailable(r.Context(), err)
+		p.log.ErrorContext(r.Context(), "jwks", "err", err)
+		w.Header().Set("Content-Type", "application/json")
+		status := http.StatusInternalServerError
+		if errors.Is(err, store.ErrUnavailable) {
+			status = http.StatusServiceUnavailable
+			w.Header().Set("Retry-After", "30")
+		}
+		w.WriteHeader(status)
+		_ = json.NewEncoder(w).Encode(&oidc.Error{ErrorType: oidc.ServerError, Description: "key set unavailable"})
+		return
+	}
+	maxAge := int(p.keys.CacheTTL() / time.Second)
+	serveJSON(w, r, body, etag, "public, max-age="+strconv.Itoa(maxAge))
+}
+
+// serveJSON writes a public, cacheable JSON document and answers a
+// matching If-None-Match with 304. Both documents are meant for browsers
+// too (SPAs fetch them), so any origin may read them; no credentials.
+func serveJSON(w http.ResponseWriter, r *http.Request, body []byte, etag, cacheControl string) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", cacheControl)
+	h.Set("ETag", etag)
+	if r.Header.Get("Origin") != "" {
+		h.Set("Access-Control-Allow-Origin", "*")
+	}
+	if match := r.Header.Get("If-None-Match"); match != "" && etagMatches(match, etag) {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	if r.Method == http.MethodHead {
+		return
+	}
+	_, _ = w.Write(body)
+}
+
+func etagOf(b []byte) string {
+	sum := sha256.Sum256(b)
+	return `"` + base64.RawURLEncoding.EncodeToString(sum[:16]) + `"`
+}
+
+// etagMatches implements If-None-Match's weak comparison (RFC 9110 13.1.2).
+func etagMatches(header, etag string) bool {
+	for _, t := range strings.Split(header, ",") {
+		t = strings.TrimPrefix(strings.TrimSpace(t), "W/")
+		if t == "*" || t == etag {
+			return true
+		}
+	}
+	return false
 }
 
 // authorizeWriter adds the RFC 9207 iss parameter to redirects back to the

@@ -81,6 +81,7 @@ func (r *refreshRequest) Done() bool                            { return true }
 type clientCredentialsRequest struct {
 	clientID string
 	scopes   []string
+	jwt      bool // the client takes JWT access tokens: issued without a row
 }
 
 var _ op.TokenRequest = (*clientCredentialsRequest)(nil)

@@ -54,6 +54,10 @@ type Tokens interface {
 	IssueFromCode(ctx context.Context, authRequestID string, now time.Time, access *AccessToken, refresh *RefreshToken) error
 
 	RefreshTokenByHash(ctx context.Context, tokenHash string) (*RefreshToken, error)
+	// RefreshTokenWithUser is RefreshTokenByHash plus the token's user, in
+	// one read (the refresh grant needs both); ErrNotFound when either is
+	// missing.
+	RefreshTokenWithUser(ctx context.Context, tokenHash string) (*RefreshToken, *User, error)
 	// RotateRefreshToken atomically marks currentID rotated and inserts the
 	// next link and its access token. ErrConsumed when currentID was already
 	// rotated or revoked: the caller treats that as reuse.

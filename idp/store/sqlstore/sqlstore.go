@@ -59,6 +59,8 @@ type Store struct {
 	sqlDB   *sql.DB
 	dialect goose.Dialect
 	folder  string
+	// writes is set on SQLite only (see writeLock).
+	writes *writeLock
 }
 
 // defaultSQLiteConns is enough for concurrent readers under WAL while every
@@ -105,11 +107,23 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		TranslateError:         true, // unique violations -> gorm.ErrDuplicatedKey on both drivers
 		SkipDefaultTransaction: true, // single statements need no wrapping tx
 		NowFunc:                func() time.Time { return time.Now().UTC() },
+		// SQLite compiles every statement anew unless it is prepared: that
+		// was half the cost of a primary-key read. Our statements are a
+		// fixed set, so the cache stays small. pgx already caches prepared
+		// statements per connection on PostgreSQL.
+		PrepareStmt:        s.dialect == goose.DialectSQLite3,
+		PrepareStmtMaxSize: 512, // a bound, should a query ever be built per call
 	})
 	if err != nil {
 		return nil, mapErr("open", err) // gorm pings PostgreSQL here
 	}
 	s.db = db
+	if s.dialect == goose.DialectSQLite3 {
+		s.writes = &writeLock{}
+		if err := s.writes.register(db); err != nil {
+			return nil, fmt.Errorf("sqlstore: open: %w", err)
+		}
+	}
 	if s.sqlDB, err = db.DB(); err != nil {
 		return nil, fmt.Errorf("sqlstore: open: %w", err)
 	}
@@ -244,6 +258,10 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int64, error)
 // tx runs fn in a transaction; on SQLite it holds the write lock from the
 // start (see sqliteDSN).
 func (s *Store) tx(ctx context.Context, fn func(tx *gorm.DB) error) error {
+	if s.writes != nil {
+		s.writes.mu.Lock()
+		defer s.writes.mu.Unlock()
+	}
 	return s.db.WithContext(ctx).Transaction(fn)
 }
 
@@ -269,6 +287,7 @@ func mapErr(op string, err error) error {
 }
 
 // unavailable tells an unreachable database from a refused statement: a
+// SQLite database whose write lock could not be had within busy_timeout, a
 // failed dial, a socket error or closed connection, a connection pgx or
 // database/sql gave up on, the server shutting down or out of connection
 // slots (SQLSTATE class 08, 57P01-57P03, 53300), or a statement that ran
@@ -279,6 +298,16 @@ func unavailable(err error) bool {
 		netErr  net.Error
 		pgErr   *pgconn.PgError
 	)
+	var liteErr interface{ Code() int }
+	if errors.As(err, &liteErr) {
+		// SQLITE_BUSY / SQLITE_LOCKED (and their extended codes): the write
+		// lock stayed taken for the whole busy timeout. A retry later
+		// succeeds; the request is not at fault.
+		switch liteErr.Code() & 0xff {
+		case 5, 6:
+			return true
+		}
+	}
 	switch {
 	case errors.As(err, &connErr), errors.As(err, &netErr), pgconn.Timeout(err),
 		errors.Is(err, driver.ErrBadConn), errors.Is(err, sql.ErrConnDone), errors.Is(err, pgconn.ErrConnClosed),

@@ -2,8 +2,10 @@ package sqlstore
 
 import (
 	"context"
+	"fmt"
 	"time"
 
+	"github.com/pressly/goose/v3"
 	"gorm.io/gorm"
 
 	"github.com/eu-health-idp/idp/idp/store"
@@ -174,6 +176,9 @@ func (s *Store) RefreshTokenByHash(ctx context.Context, tokenHash string) (*stor
 // rotated or revoked, ErrNotFound when unknown or expired at now.
 func (s *Store) RotateRefreshToken(ctx context.Context, currentID string, now time.Time, next *store.RefreshToken, access *store.AccessToken) error {
 	n := micros(now)
+	if s.dialect == goose.DialectPostgres && next != nil && access != nil {
+		return mapErr("rotate refresh token", s.rotatePostgres(ctx, currentID, n, next, access))
+	}
 	return mapErr("rotate refresh token", s.tx(ctx, func(tx *gorm.DB) error {
 		res := tx.Exec(`UPDATE refresh_tokens SET rotated_at = ?
 			WHERE id = ? AND rotated_at IS NULL AND revoked_at IS NULL AND expires_at > ?`, n, currentID, n)
@@ -181,14 +186,7 @@ func (s *Store) RotateRefreshToken(ctx context.Context, currentID string, now ti
 			return res.Error
 		}
 		if res.RowsAffected != 1 {
-			var row refreshTokenRow
-			if err := tx.Select("rotated_at", "revoked_at").Where("id = ?", currentID).Take(&row).Error; err != nil {
-				return err
-			}
-			if row.RotatedAt != nil || row.RevokedAt != nil {
-				return store.ErrConsumed
-			}
-			return store.ErrNotFound
+			return whyRotationRefused(tx, currentID)
 		}
 		if next != nil {
 			row := toRefreshTokenRow(next)
@@ -270,4 +268,92 @@ func (s *Store) RevokeUserTokens(ctx context.Context, userID, clientID string, a
 		}
 		return tx.Exec(`UPDATE refresh_tokens SET revoked_at = ? WHERE `+cond, args...).Error
 	}))
+}
+
+// whyRotationRefused tells a rotated or revoked link (ErrConsumed) from an
+// unknown or expired one (ErrNotFound).
+func whyRotationRefused(tx *gorm.DB, id string) error {
+	var row refreshTokenRow
+	if err := tx.Select("rotated_at", "revoked_at").Where("id = ?", id).Take(&row).Error; err != nil {
+		return err
+	}
+	if row.RotatedAt != nil || row.RevokedAt != nil {
+		return store.ErrConsumed
+	}
+	return store.ErrNotFound
+}
+
+// rotatePostgresSQL is the rotation as one statement: the guarded UPDATE
+// and both INSERTs, which select from its result and so insert nothing
+// when it matched no row. One statement is one transaction, so it is as
+// atomic as BEGIN ... COMMIT and races the same way (a second rotation of
+// the link waits for the first's row lock, then matches nothing), in one
+// round trip instead of five.
+const rotatePostgresSQL = `WITH cur AS (
+	UPDATE refresh_tokens SET rotated_at = $1
+	WHERE id = $2 AND rotated_at IS NULL AND revoked_at IS NULL AND expires_at > $1
+	RETURNING id
+), rt AS (
+	INSERT INTO refresh_tokens (id, token_hash, family_id, client_id, user_id, audience, scopes,
+		auth_time, acr, amr, auth_request_id, created_at, expires_at)
+	SELECT $3::text, $4::text, $5::text, $6::text, $7::text, $8::text, $9::text,
+		$10::bigint, $11::text, $12::text, $13::text, $14::bigint, $15::bigint FROM cur
+	RETURNING id
+), at AS (
+	INSERT INTO access_tokens (id, client_id, user_id, audience, scopes, auth_time, acr, amr,
+		refresh_family_id, auth_request_id, created_at, expires_at)
+	SELECT $16::text, $17::text, $18::text, $19::text, $20::text, $21::bigint, $22::text, $23::text,
+		$24::text, $25::text, $26::bigint, $27::bigint FROM cur
+	RETURNING id
+)
+SELECT (SELECT count(*) FROM cur) + (SELECT count(*) FROM rt) + (SELECT count(*) FROM at)`
+
+func (s *Store) rotatePostgres(ctx context.Context, currentID string, now int64, next *store.RefreshToken, access *store.AccessToken) error {
+	r, a := toRefreshTokenRow(next), toAccessTokenRow(access)
+	var n int64
+	err := s.db.WithContext(ctx).Raw(rotatePostgresSQL, now, currentID,
+		r.ID, r.TokenHash, r.FamilyID, r.ClientID, r.UserID, r.Audience, r.Scopes,
+		r.AuthTime, r.ACR, r.AMR, r.AuthRequestID, r.CreatedAt, r.ExpiresAt,
+		a.ID, a.ClientID, a.UserID, a.Audience, a.Scopes, a.AuthTime, a.ACR, a.AMR,
+		a.RefreshFamilyID, a.AuthRequestID, a.CreatedAt, a.ExpiresAt,
+	).Scan(&n).Error
+	switch {
+	case err != nil:
+		return err
+	case n == 3:
+		return nil
+	case n == 0:
+		return whyRotationRefused(s.db.WithContext(ctx), currentID)
+	}
+	return fmt.Errorf("rotation changed %d rows, want 3", n)
+}
+
+// refreshWithUserRow is a refresh token and its user from one JOIN.
+type refreshWithUserRow struct {
+	Token refreshTokenRow `gorm:"embedded"`
+	User  userRow         `gorm:"embedded;embeddedPrefix:u_"`
+}
+
+// RefreshTokenWithUser returns the link whatever its state, with its user,
+// in one round trip: the refresh grant needs both. ErrNotFound when there
+// is no such link or its user is gone.
+func (s *Store) RefreshTokenWithUser(ctx context.Context, tokenHash string) (*store.RefreshToken, *store.User, error) {
+	var row refreshWithUserRow
+	res := s.db.WithContext(ctx).Raw(`SELECT r.*, u.id AS u_id, u.username AS u_username, u.email AS u_email,
+		u.phone AS u_phone, u.password_hash AS u_password_hash, u.disabled AS u_disabled,
+		u.last_factor AS u_last_factor, u.enrol_offered_at AS u_enrol_offered_at,
+		u.created_at AS u_created_at, u.updated_at AS u_updated_at
+		FROM refresh_tokens r JOIN users u ON u.id = r.user_id WHERE r.token_hash = ?`, tokenHash).Scan(&row)
+	if res.Error != nil {
+		return nil, nil, mapErr("get refresh token", res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return nil, nil, mapErr("get refresh token", store.ErrNotFound)
+	}
+	t, err := row.Token.domain()
+	if err != nil {
+		return nil, nil, mapErr("get refresh token", err)
+	}
+	u := row.User.domain()
+	return t, &u, nil
 }
