@@ -135,6 +135,10 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		// kernel, client_credentials 749/s -> 2,163/s with this line).
 		s.sqlDB.SetMaxIdleConns(maxConns)
 	}
+	// A connection idle for minutes gives back what it holds (SQLite's
+	// page cache, a PostgreSQL backend): a node idle after a burst keeps
+	// only what it uses, at the cost of one reconnect when traffic returns.
+	s.sqlDB.SetConnMaxIdleTime(connMaxIdle)
 	if err := s.Ping(ctx); err != nil {
 		s.sqlDB.Close()
 		return nil, err
@@ -147,6 +151,9 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	}
 	return s, nil
 }
+
+// connMaxIdle is how long a pooled connection may sit unused.
+const connMaxIdle = 5 * time.Minute
 
 // sqliteDSN creates the database's directory and adds the pragmas every
 // connection needs: WAL so readers do not block the writer, a busy timeout
@@ -171,6 +178,9 @@ func sqliteDSN(raw string) (string, error) {
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", "synchronous(NORMAL)")
+	// After a checkpoint the WAL file is truncated to this size; without
+	// it, a busy hour leaves a WAL as large as its peak (150 MB seen).
+	q.Add("_pragma", "journal_size_limit(67108864)")
 	q.Set("_txlock", "immediate")
 	return path + "?" + q.Encode(), nil
 }
