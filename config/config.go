@@ -44,6 +44,7 @@ type Config struct {
 	Log struct {
 		Level  string `koanf:"level"`  // debug|info|warn|error
 		Format string `koanf:"format"` // json|text
+		Access string `koanf:"access"` // all|errors|none: which requests get an access-log line
 	} `koanf:"log"`
 	Database struct {
 		DSN            string `koanf:"dsn"` // sqlite:PATH or postgres:// URL
@@ -184,6 +185,7 @@ func Default() Config {
 	c.Issuer = "http://127.0.0.1:8080"
 	c.Listen = "127.0.0.1:8080"
 	c.Log.Level = "info"
+	c.Log.Access = "all"
 	c.Log.Format = "json"
 	c.Database.DSN = "sqlite:data/idp.db"
 	c.Database.MaxOpenConns = 20
@@ -626,6 +628,9 @@ func (c Config) Validate() error {
 
 	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.Log.Level) {
 		bad("log.level", "must be one of debug, info, warn, error; got %q", c.Log.Level)
+	}
+	if !slices.Contains([]string{"all", "errors", "none"}, c.Log.Access) {
+		bad("log.access", "must be one of all, errors, none; got %q", c.Log.Access)
 	}
 	if !slices.Contains([]string{"json", "text"}, c.Log.Format) {
 		bad("log.format", "must be json or text, got %q", c.Log.Format)

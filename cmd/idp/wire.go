@@ -160,7 +160,7 @@ func buildApp(ctx context.Context, cfg config.Config, st store.Store, log *slog.
 		},
 		VoiceCallbacks: callbacks, Notify: senders, Dev: cfg.Dev,
 		Secure: secure, MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
-		TrustedProxies: proxies, Registry: reg, Logger: log, Now: now,
+		TrustedProxies: proxies, Registry: reg, Logger: log, Now: now, AccessLog: cfg.Log.Access,
 	})
 	if err != nil {
 		return nil, err

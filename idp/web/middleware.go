@@ -2,6 +2,7 @@ package web
 
 import (
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"runtime/debug"
@@ -62,19 +63,47 @@ func (s *Server) recoverer(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
+// Access log modes (config log.access).
+const (
+	AccessLogAll    = "all"    // every request
+	AccessLogErrors = "errors" // answers of 400 and up, and slow requests
+	AccessLogNone   = "none"
+)
+
+// slowRequest is what AccessLogErrors counts as slow enough to log.
+const slowRequest = time.Second
+
 // accessLog writes one structured line per request: the path without its
-// query (which may carry codes and tokens), never bodies or cookies.
+// query (which may carry codes and tokens), never bodies or cookies. At
+// tens of thousands of discovery, JWKS and token requests a second the
+// line itself is a tenth of a request's cost, so a node behind a proxy
+// that keeps its own access log may log only what went wrong.
 func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
+	if s.AccessLog == AccessLogNone {
+		return func(c echo.Context) error {
+			if err := next(c); err != nil {
+				c.Error(err)
+			}
+			return nil
+		}
+	}
+	errorsOnly := s.AccessLog == AccessLogErrors
 	return func(c echo.Context) error {
 		start := time.Now()
 		err := next(c)
 		if err != nil {
 			c.Error(err)
 		}
-		s.log.Info("http",
-			"method", c.Request().Method, "path", c.Request().URL.Path,
-			"status", c.Response().Status, "dur_ms", time.Since(start).Milliseconds(),
-			"ip", c.RealIP(), "request_id", c.Response().Header().Get(echo.HeaderXRequestID))
+		dur := time.Since(start)
+		status := c.Response().Status
+		if errorsOnly && status < http.StatusBadRequest && dur < slowRequest {
+			return nil
+		}
+		r := c.Request()
+		s.log.LogAttrs(r.Context(), slog.LevelInfo, "http",
+			slog.String("method", r.Method), slog.String("path", r.URL.Path),
+			slog.Int("status", status), slog.Int64("dur_ms", dur.Milliseconds()),
+			slog.String("ip", c.RealIP()), slog.String("request_id", c.Response().Header().Get(echo.HeaderXRequestID)))
 		return nil
 	}
 }

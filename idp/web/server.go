@@ -45,9 +45,11 @@ type Deps struct {
 	// added or removed; nil sends none.
 	Notify notify.Sender
 	// Dev serves the dev outbox at /dev/outbox.
-	Dev            bool
-	Secure         bool // https issuer: HSTS, Secure cookies
-	MaxBodyBytes   int64
+	Dev          bool
+	Secure       bool // https issuer: HSTS, Secure cookies
+	MaxBodyBytes int64
+	// AccessLog is AccessLogAll ("" too), AccessLogErrors or AccessLogNone.
+	AccessLog      string
 	TrustedProxies []*net.IPNet
 	Registry       *prometheus.Registry // optional; a new one when nil
 	Logger         *slog.Logger
