@@ -135,9 +135,10 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		// kernel, client_credentials 749/s -> 2,163/s with this line).
 		s.sqlDB.SetMaxIdleConns(maxConns)
 	}
-	// A connection idle for minutes gives back what it holds (SQLite's
-	// page cache, a PostgreSQL backend): a node idle after a burst keeps
-	// only what it uses, at the cost of one reconnect when traffic returns.
+	// A connection idle for minutes is closed: a quiet node does not hold
+	// PostgreSQL backends (each a server process) it no longer needs, at
+	// the cost of one reconnect when traffic returns. (On SQLite it did
+	// not measurably lower the node's RSS: 46 MiB before and after.)
 	s.sqlDB.SetConnMaxIdleTime(connMaxIdle)
 	if err := s.Ping(ctx); err != nil {
 		s.sqlDB.Close()
