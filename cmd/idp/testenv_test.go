@@ -1,19 +1,15 @@
 package main
 
 import (
-	"context"
 	"crypto/rand"
-	"database/sql"
 	"encoding/base64"
-	"fmt"
-	"net/url"
-	"os"
 	"path/filepath"
 	"testing"
 
 	_ "github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/eu-health-idp/idp/config"
+	"github.com/eu-health-idp/idp/idp/store/storetest"
 )
 
 // testBackends are the databases every end-to-end test runs on.
@@ -29,35 +25,7 @@ func testDSN(t *testing.T, backend string) string {
 	case "sqlite":
 		return "sqlite:" + filepath.Join(t.TempDir(), "idp.db")
 	case "postgres":
-		base := os.Getenv("IDP_TEST_DATABASE_URL")
-		if base == "" {
-			if os.Getenv("CI") != "" {
-				t.Fatal("IDP_TEST_DATABASE_URL is not set, and CI is: PostgreSQL tests must run")
-			}
-			t.Skip("IDP_TEST_DATABASE_URL not set")
-		}
-		db, err := sql.Open("pgx", base)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b := make([]byte, 6)
-		_, _ = rand.Read(b)
-		schema := fmt.Sprintf("idp_e2e_%x", b)
-		if _, err := db.ExecContext(context.Background(), "CREATE SCHEMA "+schema); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			_, _ = db.ExecContext(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-			db.Close()
-		})
-		u, err := url.Parse(base)
-		if err != nil {
-			t.Fatal(err)
-		}
-		q := u.Query()
-		q.Set("search_path", schema)
-		u.RawQuery = q.Encode()
-		return u.String()
+		return storetest.PostgresDSN(t)
 	}
 	t.Fatalf("unknown backend %q", backend)
 	return ""

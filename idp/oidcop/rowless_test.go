@@ -2,16 +2,12 @@ package oidcop
 
 import (
 	"context"
-	"crypto/rand"
-	"database/sql"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -22,6 +18,7 @@ import (
 	"github.com/eu-health-idp/idp/idp/security"
 	"github.com/eu-health-idp/idp/idp/store"
 	"github.com/eu-health-idp/idp/idp/store/sqlstore"
+	"github.com/eu-health-idp/idp/idp/store/storetest"
 )
 
 // backends opens a fresh store per test on SQLite and, when
@@ -44,34 +41,7 @@ func backends(t *testing.T) map[string]func(t *testing.T) store.Store {
 
 func openPostgres(t *testing.T) store.Store {
 	t.Helper()
-	base := os.Getenv("IDP_TEST_DATABASE_URL")
-	if base == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("IDP_TEST_DATABASE_URL is not set and CI is: PostgreSQL tests must run")
-		}
-		t.Skip("IDP_TEST_DATABASE_URL is not set")
-	}
-	admin, err := sql.Open("pgx", base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Close() })
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	schema := "idp_test_" + hex.EncodeToString(b)
-	if _, err := admin.ExecContext(t.Context(), "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if _, err := admin.ExecContext(context.Background(), "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	u, _ := url.Parse(base)
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	s, err := sqlstore.Open(t.Context(), u.String(), sqlstore.Options{Migrate: true, MaxOpenConns: 10})
+	s, err := sqlstore.Open(t.Context(), storetest.PostgresDSN(t), sqlstore.Options{Migrate: true, MaxOpenConns: 10})
 	if err != nil {
 		t.Fatal(err)
 	}

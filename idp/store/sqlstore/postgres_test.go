@@ -1,12 +1,6 @@
 package sqlstore_test
 
 import (
-	"context"
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
-	"net/url"
-	"os"
 	"testing"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // the admin connection that creates schemas
@@ -16,22 +10,10 @@ import (
 	"github.com/eu-health-idp/idp/idp/store/storetest"
 )
 
-// postgresURL returns IDP_TEST_DATABASE_URL; without it the test skips
-// locally and fails in CI, so CI can never silently test SQLite only.
-func postgresURL(t *testing.T) string {
-	t.Helper()
-	u := os.Getenv("IDP_TEST_DATABASE_URL")
-	if u == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("IDP_TEST_DATABASE_URL is not set and CI is: PostgreSQL tests must run")
-		}
-		t.Skip("IDP_TEST_DATABASE_URL is not set")
-	}
-	return u
-}
+// postgresURL is the test server, or a skip (a failure in CI).
+func postgresURL(t *testing.T) string { return storetest.PostgresURL(t) }
 
-// openPostgres creates a schema of its own, opens the store with it as the
-// search_path (pgx sends it as a runtime parameter) and drops it afterwards.
+// openPostgres opens a migrated store in a schema of its own.
 func openPostgres(t *testing.T) store.Store {
 	t.Helper()
 	return openPostgresAt(t, postgresURL(t))
@@ -41,33 +23,7 @@ func openPostgres(t *testing.T) store.Store {
 // benchmarks alike.
 func openPostgresAt(t testing.TB, base string) store.Store {
 	t.Helper()
-	admin, err := sql.Open("pgx", base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Close() })
-
-	b := make([]byte, 6)
-	rand.Read(b)
-	schema := "idp_test_" + hex.EncodeToString(b)
-	if _, err := admin.ExecContext(t.Context(), "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		// t.Context() is already cancelled when cleanups run.
-		if _, err := admin.ExecContext(context.Background(), "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	s, err := sqlstore.Open(t.Context(), u.String(), sqlstore.Options{Migrate: true, MaxOpenConns: 20})
+	s, err := sqlstore.Open(t.Context(), storetest.SchemaDSN(t, base), sqlstore.Options{Migrate: true, MaxOpenConns: 20})
 	if err != nil {
 		t.Fatal(err)
 	}
