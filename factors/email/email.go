@@ -36,17 +36,17 @@ const ID = "email"
 const (
 	FieldCode  = oob.FieldCode
 	FieldEmail = "email"
-	FieldStep  = "step"
+	FieldStep  = oob.FieldStep
 	// FieldTo names the enrollment a resend goes to ("" for the current).
 	FieldTo = "to"
 )
 
 // The set-up steps (form field "step").
 const (
-	StepSend    = "send"    // address entered: check it and mail a code
-	StepResend  = "resend"  // mail a new code to the same address
-	StepChange  = "change"  // back to the address form
-	StepConfirm = "confirm" // the code from the mail
+	StepSend    = oob.StepSend    // address entered: check it and mail a code
+	StepResend  = oob.StepResend  // mail a new code to the same address
+	StepChange  = oob.StepChange  // back to the address form
+	StepConfirm = oob.StepConfirm // the code from the mail
 )
 
 // Message ids of the errors this package adds to those of factors/oob.

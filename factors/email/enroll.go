@@ -54,39 +54,20 @@ func (f *Factor) EnrollPrompt(_ context.Context, a factors.EnrollAttempt) (facto
 // sending steps return factors.ErrEnrollContinues; confirm returns the
 // proof (the code shows the person reads the mailbox).
 func (f *Factor) FinishEnroll(ctx context.Context, a factors.EnrollAttempt, in factors.Input) (store.Proof, error) {
-	if err := oob.Pending(ID, a); err != nil {
-		return store.Proof{}, err
-	}
-	d, err := oob.ParseEnrollData(a.Enrollment.Data)
-	if err != nil {
-		return store.Proof{}, err
-	}
-	step := in.Form.Get(FieldStep)
-	if step == "" {
-		step = StepSend
-		if d.Waiting() {
-			step = StepConfirm
-		}
-	}
-	switch step {
-	case StepSend:
-		addr, ferr := ParseAddress(in.Form.Get(FieldEmail))
-		if ferr != nil {
-			return store.Proof{}, ferr
-		}
-		if err := f.notYetConfirmed(ctx, a, addr); err != nil {
-			return store.Proof{}, err
-		}
-		return store.Proof{}, f.kit.SetupSend(ctx, a, FieldEmail, func(d *oob.EnrollData) { d.Email = addr }, f.enrolMail(a.Lang))
-	case StepResend:
-		if d.Email == "" {
-			return store.Proof{}, &factors.Error{Kind: factors.Malformed, MessageID: MsgEmailRequired, Field: FieldEmail}
-		}
-		return store.Proof{}, f.kit.SetupSend(ctx, a, FieldEmail, nil, f.enrolMail(a.Lang))
-	case StepChange:
-		return store.Proof{}, f.kit.SetupChange(ctx, a)
-	case StepConfirm:
-		err := f.kit.SetupConfirm(ctx, a, in, func(e *store.Enrollment, d *oob.EnrollData) error {
+	err := f.kit.Setup(ctx, a, in, oob.Steps{
+		Field: FieldEmail, Missing: MsgEmailRequired, Compose: f.enrolMail(a.Lang),
+		Stored: func(d oob.EnrollData) string { return d.Email },
+		Read: func(ctx context.Context, in factors.Input) (func(*oob.EnrollData), error) {
+			addr, ferr := ParseAddress(in.Form.Get(FieldEmail))
+			if ferr != nil {
+				return nil, ferr
+			}
+			if err := f.notYetConfirmed(ctx, a, addr); err != nil {
+				return nil, err
+			}
+			return func(d *oob.EnrollData) { d.Email = addr }, nil
+		},
+		Confirm: func(e *store.Enrollment, d *oob.EnrollData) error {
 			// Another set-up of the same address may have finished
 			// meanwhile; one enrollment per address keeps the list clear.
 			if err := f.notYetConfirmed(ctx, a, d.Email); err != nil {
@@ -94,13 +75,12 @@ func (f *Factor) FinishEnroll(ctx context.Context, a factors.EnrollAttempt, in f
 			}
 			e.Name = d.Email
 			return nil
-		})
-		if err != nil {
-			return store.Proof{}, err
-		}
-		return factors.ProofOf(f, a.Now), nil
+		},
+	})
+	if err != nil {
+		return store.Proof{}, err
 	}
-	return store.Proof{}, fmt.Errorf("email: unknown set-up step %q", step)
+	return factors.ProofOf(f, a.Now), nil
 }
 
 // notYetConfirmed refuses an address the person already confirmed (in

@@ -204,3 +204,77 @@ func (k *Kit) SetupConfirm(ctx context.Context, a factors.EnrollAttempt, in fact
 		return true, nil
 	})
 }
+
+// Set-up steps (form field FieldStep) every code factor shares.
+const (
+	FieldStep   = "step"
+	StepSend    = "send"    // address or number entered: check it and send a code
+	StepResend  = "resend"  // a new code to the same destination
+	StepChange  = "change"  // back to the address or number form
+	StepConfirm = "confirm" // the code that was sent
+)
+
+// Steps are what a factor adds to the shared set-up: how to read the
+// destination typed, how to tell the one stored, and what confirming
+// also sets.
+type Steps struct {
+	// Field is the form field of the destination, where its errors show.
+	Field string
+	// Missing is the message id when "send again" finds no destination.
+	Missing string
+	// Read checks the form's destination and returns the edit that
+	// stores it in EnrollData, or a *factors.Error on Field.
+	Read func(ctx context.Context, form factors.Input) (func(*EnrollData), error)
+	// Stored is the destination already in d ("" when none).
+	Stored func(d EnrollData) string
+	// Compose writes the message carrying the set-up code.
+	Compose SetupCompose
+	// Confirm runs when the code matched, on the row about to be
+	// confirmed (see SetupConfirm).
+	Confirm func(e *store.Enrollment, d *EnrollData) error
+}
+
+// Setup runs one step of a pending set-up (form field FieldStep):
+//
+//   - send: read the destination, store it, send a code;
+//   - resend: send a new code to the stored destination;
+//   - change: drop the code and show the form again;
+//   - confirm: check the code and confirm the enrollment.
+//
+// An empty step is confirm once a code is waiting, send before. The
+// sending steps return factors.ErrEnrollContinues; confirm returns nil,
+// and the caller returns its proof.
+func (k *Kit) Setup(ctx context.Context, a factors.EnrollAttempt, in factors.Input, s Steps) error {
+	if err := Pending(k.Factor, a); err != nil {
+		return err
+	}
+	d, err := ParseEnrollData(a.Enrollment.Data)
+	if err != nil {
+		return err
+	}
+	step := in.Form.Get(FieldStep)
+	if step == "" {
+		step = StepSend
+		if d.Waiting() {
+			step = StepConfirm
+		}
+	}
+	switch step {
+	case StepSend:
+		edit, err := s.Read(ctx, in)
+		if err != nil {
+			return err
+		}
+		return k.SetupSend(ctx, a, s.Field, edit, s.Compose)
+	case StepResend:
+		if s.Stored(d) == "" {
+			return &factors.Error{Kind: factors.Malformed, MessageID: s.Missing, Field: s.Field}
+		}
+		return k.SetupSend(ctx, a, s.Field, nil, s.Compose)
+	case StepChange:
+		return k.SetupChange(ctx, a)
+	case StepConfirm:
+		return k.SetupConfirm(ctx, a, in, s.Confirm)
+	}
+	return fmt.Errorf("%s: unknown set-up step %q", k.Factor, step)
+}

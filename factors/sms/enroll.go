@@ -67,39 +67,20 @@ func (f *Factor) EnrollPrompt(_ context.Context, a factors.EnrollAttempt) (facto
 // sending steps return factors.ErrEnrollContinues; confirm returns the
 // proof (the code shows the person holds the phone).
 func (f *Factor) FinishEnroll(ctx context.Context, a factors.EnrollAttempt, in factors.Input) (store.Proof, error) {
-	if err := oob.Pending(ID, a); err != nil {
-		return store.Proof{}, err
-	}
-	d, err := oob.ParseEnrollData(a.Enrollment.Data)
-	if err != nil {
-		return store.Proof{}, err
-	}
-	step := in.Form.Get(FieldStep)
-	if step == "" {
-		step = StepSend
-		if d.Waiting() {
-			step = StepConfirm
-		}
-	}
-	switch step {
-	case StepSend:
-		n, ferr := f.parse(in.Form.Get(FieldCountry), in.Form.Get(FieldPhone))
-		if ferr != nil {
-			return store.Proof{}, ferr
-		}
-		if _, err := f.confirmed(ctx, a, n.E164); err != nil {
-			return store.Proof{}, err
-		}
-		return store.Proof{}, f.kit.SetupSend(ctx, a, FieldPhone, func(d *oob.EnrollData) { d.Phone = n.E164 }, f.enrolText(a.Lang))
-	case StepResend:
-		if d.Phone == "" {
-			return store.Proof{}, &factors.Error{Kind: factors.Malformed, MessageID: phone.MsgRequired, Field: FieldPhone}
-		}
-		return store.Proof{}, f.kit.SetupSend(ctx, a, FieldPhone, nil, f.enrolText(a.Lang))
-	case StepChange:
-		return store.Proof{}, f.kit.SetupChange(ctx, a)
-	case StepConfirm:
-		err := f.kit.SetupConfirm(ctx, a, in, func(e *store.Enrollment, d *oob.EnrollData) error {
+	err := f.kit.Setup(ctx, a, in, oob.Steps{
+		Field: FieldPhone, Missing: phone.MsgRequired, Compose: f.enrolText(a.Lang),
+		Stored: func(d oob.EnrollData) string { return d.Phone },
+		Read: func(ctx context.Context, in factors.Input) (func(*oob.EnrollData), error) {
+			n, ferr := f.parse(in.Form.Get(FieldCountry), in.Form.Get(FieldPhone))
+			if ferr != nil {
+				return nil, ferr
+			}
+			if _, err := f.confirmed(ctx, a, n.E164); err != nil {
+				return nil, err
+			}
+			return func(d *oob.EnrollData) { d.Phone = n.E164 }, nil
+		},
+		Confirm: func(e *store.Enrollment, d *oob.EnrollData) error {
 			// Another set-up of the same number may have finished meanwhile.
 			others, err := f.confirmed(ctx, a, d.Phone)
 			if err != nil {
@@ -108,13 +89,12 @@ func (f *Factor) FinishEnroll(ctx context.Context, a factors.EnrollAttempt, in f
 			e.Name = phone.Display(d.Phone)
 			d.Primary = others == 0
 			return nil
-		})
-		if err != nil {
-			return store.Proof{}, err
-		}
-		return factors.ProofOf(f, a.Now), nil
+		},
+	})
+	if err != nil {
+		return store.Proof{}, err
 	}
-	return store.Proof{}, fmt.Errorf("sms: unknown set-up step %q", step)
+	return factors.ProofOf(f, a.Now), nil
 }
 
 // parse reads the number typed with the country chosen: a valid mobile

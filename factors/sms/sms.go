@@ -34,17 +34,17 @@ const (
 	FieldCode    = oob.FieldCode
 	FieldCountry = "country"
 	FieldPhone   = "phone"
-	FieldStep    = "step"
+	FieldStep    = oob.FieldStep
 	// FieldTo names the enrollment a resend goes to ("" for the current).
 	FieldTo = "to"
 )
 
 // The set-up steps (form field "step").
 const (
-	StepSend    = "send"    // number entered: check it and text a code
-	StepResend  = "resend"  // text a new code to the same number
-	StepChange  = "change"  // back to the number form
-	StepConfirm = "confirm" // the code from the SMS
+	StepSend    = oob.StepSend    // number entered: check it and text a code
+	StepResend  = oob.StepResend  // text a new code to the same number
+	StepChange  = oob.StepChange  // back to the number form
+	StepConfirm = oob.StepConfirm // the code from the SMS
 )
 
 // MsgPhoneTaken: the person has already set up this number.
