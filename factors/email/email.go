@@ -250,17 +250,7 @@ func (f *Factor) Resend(ctx context.Context, a factors.Attempt, in factors.Input
 // Check accepts the code of the last mail, once (the engine consumes the
 // challenge), within its lifetime.
 func (f *Factor) Check(ctx context.Context, a factors.Attempt, in factors.Input) (factors.Result, error) {
-	c, err := f.kit.Check(a, in)
-	if err != nil {
-		return factors.Result{}, err
-	}
-	e, ok := usable(a)[c.Enrollment]
-	if !ok {
-		// The address was removed while the code was on its way.
-		return factors.Result{}, &factors.Error{Kind: factors.Malformed, MessageID: oob.MsgCodeExpired, Field: FieldCode}
-	}
-	f.kit.Touch(ctx, e, a.Now)
-	return factors.Result{Proof: factors.ProofOf(f, a.Now), EnrollmentID: e.ID}, nil
+	return f.kit.Answer(ctx, f, a, in, slices.Collect(maps.Values(usable(a))))
 }
 
 // codeMail writes the login mail in lang.

@@ -216,6 +216,23 @@ func (k *Kit) Check(a factors.Attempt, in factors.Input) (Challenge, error) {
 	return c, nil
 }
 
+// Answer is Check followed by the proof: the code's destination must still
+// be one of usable (an address or number removed while the code was on
+// its way proves nothing), whose last use is then recorded.
+func (k *Kit) Answer(ctx context.Context, f factors.Factor, a factors.Attempt, in factors.Input, usable []store.Enrollment) (factors.Result, error) {
+	c, err := k.Check(a, in)
+	if err != nil {
+		return factors.Result{}, err
+	}
+	for _, e := range usable {
+		if e.ID == c.Enrollment {
+			k.Touch(ctx, e, a.Now)
+			return factors.Result{Proof: factors.ProofOf(f, a.Now), EnrollmentID: e.ID}, nil
+		}
+	}
+	return factors.Result{}, &factors.Error{Kind: factors.Malformed, MessageID: MsgCodeExpired, Field: FieldCode}
+}
+
 func (k *Kit) checkAttempt(a factors.Attempt) error {
 	switch {
 	case a.User == nil || a.Challenge == nil:

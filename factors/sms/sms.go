@@ -225,18 +225,7 @@ func (f *Factor) Resend(ctx context.Context, a factors.Attempt, in factors.Input
 // Check accepts the code of the last SMS, once (the engine consumes the
 // challenge), within its lifetime.
 func (f *Factor) Check(ctx context.Context, a factors.Attempt, in factors.Input) (factors.Result, error) {
-	c, err := f.kit.Check(a, in)
-	if err != nil {
-		return factors.Result{}, err
-	}
-	for _, e := range usable(a) {
-		if e.ID == c.Enrollment {
-			f.kit.Touch(ctx, e, a.Now)
-			return factors.Result{Proof: factors.ProofOf(f, a.Now), EnrollmentID: e.ID}, nil
-		}
-	}
-	// The number was removed while the code was on its way.
-	return factors.Result{}, &factors.Error{Kind: factors.Malformed, MessageID: oob.MsgCodeExpired, Field: FieldCode}
+	return f.kit.Answer(ctx, f, a, in, usable(a))
 }
 
 // loginText writes the login SMS in lang: one short segment, the code
