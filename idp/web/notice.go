@@ -59,7 +59,7 @@ func (s *Server) noticeChange(c echo.Context, u *store.User, event string, e sto
 	if !ok {
 		return
 	}
-	loc := s.I18n.Localizer(s.I18n.Match(lang(c), ""))
+	loc := s.localizer(c)
 	method := loc.T(f.ID() + ".name")
 	if d, ok := f.(factors.Describer); ok {
 		if label := d.Describe(e); label != "" {

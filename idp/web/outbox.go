@@ -66,21 +66,15 @@ func (s *Server) outboxKeypad(c echo.Context) error {
 	if err != nil {
 		return &PageError{Status: http.StatusNotFound, MessageID: "error.not_found", Err: err}
 	}
+	var reply string
 	if c.FormValue("op") == "hangup" {
 		// The person did not answer, or hung up without typing.
 		s.callEnded(c, ref)
-		l, _ := c.Get(localizerKey).(interface{ T(string, ...any) string })
-		text := "-"
-		if l != nil {
-			text = l.T("outbox.hung_up")
-		}
-		if err := s.Store.SetOutboxReply(ctx, m.ID, text); err != nil {
-			return err
-		}
-		return c.Redirect(http.StatusSeeOther, "/dev/outbox")
+		reply = s.localizer(c).T("outbox.hung_up")
+	} else {
+		reply = s.keypress(c, ref, strings.TrimSpace(c.FormValue("digits"))).Text
 	}
-	reply := s.keypress(c, ref, strings.TrimSpace(c.FormValue("digits")))
-	if err := s.Store.SetOutboxReply(ctx, m.ID, reply.Text); err != nil {
+	if err := s.Store.SetOutboxReply(ctx, m.ID, reply); err != nil {
 		return err
 	}
 	return c.Redirect(http.StatusSeeOther, "/dev/outbox")

@@ -121,6 +121,14 @@ func (r *Renderer) localizer(c echo.Context) *i18n.Localizer {
 	return r.fallback
 }
 
+// localizer is the request's localizer (English when it has none).
+func (s *Server) localizer(c echo.Context) *i18n.Localizer {
+	if l, ok := c.Get(localizerKey).(*i18n.Localizer); ok && l != nil {
+		return l
+	}
+	return s.I18n.Localizer(i18n.Supported[0])
+}
+
 func csrfToken(c echo.Context) string {
 	if c != nil {
 		if s, ok := c.Get(csrfKey).(string); ok {
