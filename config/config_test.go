@@ -243,8 +243,8 @@ func TestProblemsAreAllReportedWithTheirKeys(t *testing.T) {
 		},
 		{
 			name: "values of the wrong type are named along with validation errors",
-			yaml: "database:\n  dsn: postgres://idp@db/idp\n  max_open_conns: many\ntokens:\n  id_token_lifetime: 3600\nlog:\n  level: loud\n",
-			want: []string{"database.max_open_conns: must be an integer", "tokens.id_token_lifetime: must be a duration", "log.level:", "secrets.encryption_key: is required"},
+			yaml: "database:\n  dsn: postgres://idp@db/idp\n  max_open_conns: many\ntokens:\n  id_token_lifetime: 3600\nlog:\n  level: loud\n  access: some\n",
+			want: []string{"database.max_open_conns: must be an integer", "tokens.id_token_lifetime: must be a duration", "log.level:", "log.access:", "secrets.encryption_key: is required"},
 		},
 		{
 			name: "an unknown key in the file is reported",
