@@ -467,10 +467,10 @@ func (h *loginHandler) finishEnroll(c echo.Context, st *loginState) error {
 	h.s.audit(c, st.user.ID, st.req.ClientID, "factor.enrolled", map[string]string{"factor": f.ID()})
 	// Recovery codes set up right after a first factor are part of that
 	// set-up: one mail tells of it. New codes made later get their own.
+	// The address or number was stored by an earlier step, so the row as
+	// read before this one names it.
 	if !f.Properties().Backup || st.isAccountFlow() {
-		if confirmed, err := h.s.Store.EnrollmentByID(ctx, e.ID); err == nil {
-			h.s.noticeChange(c, st.user, noticeAdded, *confirmed)
-		}
+		h.s.noticeChange(c, st.user, noticeAdded, *e)
 	}
 	if proof.Factor != "" {
 		if err := h.forgetFailures(ctx, st.user.ID); err != nil {
