@@ -25,7 +25,6 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -62,20 +61,9 @@ type faultRig struct {
 
 func newFaultRig(t *testing.T) *faultRig {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("builds and runs the binary")
-	}
+	bin := buildIdP(t)
 	dsn := testDSN(t, "postgres")
-	bin := filepath.Join(t.TempDir(), "idp")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	key := make([]byte, 32)
-	_, _ = rand.Read(key)
-	env := slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "IDP_") })
-	env = append(env,
-		"IDP_DATABASE_DSN="+dsn,
-		"IDP_SECRETS_ENCRYPTION_KEY="+base64.StdEncoding.EncodeToString(key),
+	env := processEnv(dsn,
 		"IDP_PASSWORDS_ARGON2_MEMORY_KIB=8192",
 		"IDP_PASSWORDS_ARGON2_ITERATIONS=1",
 		"IDP_LOG_LEVEL=info",

@@ -14,9 +14,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -37,23 +35,9 @@ import (
 // attempt counting spread over the nodes), a key rotation all pick up, and
 // a clean exit on SIGTERM.
 func TestMultiNode(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the binary")
-	}
+	bin := buildIdP(t)
 	dsn := testDSN(t, "postgres")
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "idp")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-
-	key := make([]byte, 32)
-	_, _ = rand.Read(key)
-	env := slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "IDP_") })
-	env = append(env,
-		"IDP_DATABASE_DSN="+dsn,
-		"IDP_SECRETS_ENCRYPTION_KEY="+base64.StdEncoding.EncodeToString(key),
+	env := processEnv(dsn,
 		"IDP_KEYS_CACHE_TTL=1s",
 		"IDP_PASSWORDS_ARGON2_MEMORY_KIB=8192",
 		"IDP_PASSWORDS_ARGON2_ITERATIONS=1",

@@ -12,8 +12,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"fmt"
 	"net/http"
 	"os"
@@ -93,21 +91,11 @@ func startTimed(t *testing.T, bin string, env []string) (*node, time.Duration) {
 }
 
 func TestStartupAndIdleMemory(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the binary")
-	}
+	bin := buildIdP(t)
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "idp")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	key := make([]byte, 32)
-	_, _ = rand.Read(key)
 	// The production argon2id parameters (the defaults): the memory of a
 	// burst of logins is what this test is about.
-	env := append(slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "IDP_") }),
-		"IDP_DATABASE_DSN=sqlite:"+filepath.Join(dir, "idp.db"),
-		"IDP_SECRETS_ENCRYPTION_KEY="+base64.StdEncoding.EncodeToString(key),
+	env := processEnv("sqlite:"+filepath.Join(dir, "idp.db"),
 		"IDP_LOG_LEVEL=warn",
 	)
 	cli := func(stdin string, args ...string) {
