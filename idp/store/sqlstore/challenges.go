@@ -93,7 +93,7 @@ func (s *Store) FailChallenge(ctx context.Context, id string, now time.Time) (in
 		var after []int
 		err := tx.Raw(`UPDATE challenges SET attempts = attempts + 1
 			WHERE id = ? AND consumed_at IS NULL AND attempts < max_attempts AND expires_at > ?
-			RETURNING attempts`, id, n).Scan(&after).Error
+			RETURNING attempts`, id, n).Find(&after).Error
 		if err != nil {
 			return err
 		}

@@ -22,7 +22,7 @@ func (s *Store) Hit(ctx context.Context, key string, window time.Duration, now t
 			window_start = CASE WHEN rate_limits.window_start <= ? THEN excluded.window_start ELSE rate_limits.window_start END,
 			expires_at   = CASE WHEN rate_limits.window_start <= ? THEN excluded.expires_at ELSE rate_limits.expires_at END
 		RETURNING count`,
-		key, n, n+window.Microseconds(), stale, stale, stale).Scan(&count).Error
+		key, n, n+window.Microseconds(), stale, stale, stale).Find(&count).Error
 	if err != nil {
 		return 0, mapErr("rate limit hit", err)
 	}
@@ -33,7 +33,7 @@ func (s *Store) Hit(ctx context.Context, key string, window time.Duration, now t
 func (s *Store) Count(ctx context.Context, key string, window time.Duration, now time.Time) (int, error) {
 	var counts []int
 	err := s.db.WithContext(ctx).Raw(`SELECT count FROM rate_limits WHERE key = ? AND window_start > ?`,
-		key, micros(now)-window.Microseconds()).Scan(&counts).Error
+		key, micros(now)-window.Microseconds()).Find(&counts).Error
 	if err != nil {
 		return 0, mapErr("rate limit count", err)
 	}

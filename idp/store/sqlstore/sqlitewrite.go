@@ -2,7 +2,9 @@ package sqlstore
 
 import (
 	"errors"
+	"strings"
 	"sync"
+	"unicode"
 
 	"gorm.io/gorm"
 )
@@ -18,8 +20,9 @@ import (
 // Transactions (all BEGIN IMMEDIATE, so all writers) take the lock for
 // their whole length in Store.tx; single write statements outside a
 // transaction take it through gorm callbacks around create, update,
-// delete and Exec. Reads never take it: WAL lets them run beside the
-// writer. PostgreSQL has row locks and needs none of this.
+// delete and Exec, and around raw writes read with Find (INSERT ...
+// RETURNING). Reads never take it: WAL lets them run beside the writer.
+// PostgreSQL has row locks and needs none of this.
 type writeLock struct{ mu sync.Mutex }
 
 const writeLockKey = "sqlstore:write_lock"
@@ -36,7 +39,32 @@ func (l *writeLock) register(db *gorm.DB) error {
 		cb.Delete().After("gorm:delete").Register("sqlstore:unlock_delete", l.after),
 		cb.Raw().Before("gorm:raw").Register("sqlstore:lock_raw", l.before),
 		cb.Raw().After("gorm:raw").Register("sqlstore:unlock_raw", l.after),
+		cb.Query().Before("gorm:query").Register("sqlstore:lock_query", l.beforeRaw),
+		cb.Query().After("gorm:query").Register("sqlstore:unlock_query", l.after),
+		cb.Row().Before("gorm:row").Register("sqlstore:lock_row", l.beforeRaw),
+		cb.Row().After("gorm:row").Register("sqlstore:unlock_row", l.after),
 	)
+}
+
+// beforeRaw locks for a query that is a raw write statement: a query
+// gorm builds itself is a SELECT, and its SQL is not written yet here.
+func (l *writeLock) beforeRaw(db *gorm.DB) {
+	if rawWrite(db.Statement.SQL.String()) {
+		l.before(db)
+	}
+}
+
+// rawWrite tells a statement that writes by its first word.
+func rawWrite(sql string) bool {
+	sql = strings.TrimLeft(sql, " \t\r\n(")
+	if end := strings.IndexFunc(sql, unicode.IsSpace); end >= 0 {
+		sql = sql[:end]
+	}
+	switch strings.ToUpper(sql) {
+	case "INSERT", "UPDATE", "DELETE", "REPLACE":
+		return true
+	}
+	return false
 }
 
 // before locks unless the statement runs inside a transaction, which

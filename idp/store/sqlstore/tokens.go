@@ -316,7 +316,7 @@ func (s *Store) rotatePostgres(ctx context.Context, currentID string, now int64,
 		r.AuthTime, r.ACR, r.AMR, r.AuthRequestID, r.CreatedAt, r.ExpiresAt,
 		a.ID, a.ClientID, a.UserID, a.Audience, a.Scopes, a.AuthTime, a.ACR, a.AMR,
 		a.RefreshFamilyID, a.AuthRequestID, a.CreatedAt, a.ExpiresAt,
-	).Scan(&n).Error
+	).Find(&n).Error
 	switch {
 	case err != nil:
 		return err
@@ -343,7 +343,7 @@ func (s *Store) RefreshTokenWithUser(ctx context.Context, tokenHash string) (*st
 		u.phone AS u_phone, u.password_hash AS u_password_hash, u.disabled AS u_disabled,
 		u.last_factor AS u_last_factor, u.enrol_offered_at AS u_enrol_offered_at,
 		u.created_at AS u_created_at, u.updated_at AS u_updated_at
-		FROM refresh_tokens r JOIN users u ON u.id = r.user_id WHERE r.token_hash = ?`, tokenHash).Scan(&row)
+		FROM refresh_tokens r JOIN users u ON u.id = r.user_id WHERE r.token_hash = ?`, tokenHash).Find(&row)
 	if res.Error != nil {
 		return nil, nil, mapErr("get refresh token", res.Error)
 	}

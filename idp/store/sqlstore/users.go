@@ -115,7 +115,7 @@ func (s *Store) SetUserLastFactor(ctx context.Context, id, factor string) error 
 func (s *Store) MarkEnrolOffered(ctx context.Context, id string, at time.Time) (time.Time, error) {
 	var stored []int64
 	err := s.db.WithContext(ctx).Raw(`UPDATE users SET enrol_offered_at = COALESCE(enrol_offered_at, ?)
-		WHERE id = ? RETURNING enrol_offered_at`, instant(at), id).Scan(&stored).Error
+		WHERE id = ? RETURNING enrol_offered_at`, instant(at), id).Find(&stored).Error
 	if err != nil {
 		return time.Time{}, mapErr("mark enrol offered", err)
 	}
