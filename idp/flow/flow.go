@@ -13,9 +13,10 @@
 //  2. Which proofs count. Proofs older than max_age are dropped, unless
 //     they were made during this authorization request: max_age=0 (and
 //     prompt=login) asks once, not forever. Without a remaining
-//     credentials proof: Credentials (prompt=none: login_required). The
-//     session's last activity (idle limits) and the client's factor max
-//     age go into the evaluation.
+//     credentials proof: Credentials (prompt=none: login_required). Proofs
+//     of other factors older than the requirement's SecondFactorMaxAge are
+//     dropped too. The session's last activity (idle limits) and the
+//     client's factor max age go into the evaluation.
 //  3. What is needed. The client's minimum acr, always. With an essential
 //     acr claim, one of its values. Otherwise the wish (acr_values, or the
 //     client's default) is voluntary: the login aims at the first wished
@@ -205,6 +206,11 @@ func Next(in Input) Decision {
 	proofs := considered(s.Proofs, in.Request, req.MaxAge, in.Now)
 	if !slices.ContainsFunc(proofs, func(p store.Proof) bool { return p.Factor == CredentialsFactor }) {
 		return credentials(req, "the authentication is older than max_age", assurance.Result{}, "")
+	}
+	if limit := req.SecondFactorMaxAge; limit > 0 {
+		proofs = slices.DeleteFunc(proofs, func(p store.Proof) bool {
+			return p.Factor != CredentialsFactor && in.Now.Sub(p.At) > limit
+		})
 	}
 	return newDecider(in, proofs).decide()
 }

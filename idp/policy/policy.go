@@ -46,6 +46,12 @@ type Requirement struct {
 	AllowedFactors []string // factor ids usable after the credentials; empty = all
 	FactorMaxAge   time.Duration
 	GraceDays      int
+	// SecondFactorMaxAge, when set, leaves out the proofs of factors other
+	// than the credentials older than this: a change to the account needs
+	// a second factor proved just now, while the password may be as old as
+	// the session (its lifetime and idle limits bound it). No client
+	// policy sets it.
+	SecondFactorMaxAge time.Duration
 }
 
 // Default is the policy of a client without its own: no floor, no default

@@ -23,7 +23,6 @@ import (
 
 	"github.com/eu-health-idp/idp/factors"
 	"github.com/eu-health-idp/idp/idp/assurance"
-	"github.com/eu-health-idp/idp/idp/flow"
 	"github.com/eu-health-idp/idp/idp/policy"
 	"github.com/eu-health-idp/idp/idp/store"
 )
@@ -65,22 +64,8 @@ func (h *loginHandler) accountNeed(st *loginState) policy.Requirement {
 		return need
 	}
 	need.Want, need.Essential = []string{secondFactorACR(h.s.Table)}, true
+	need.SecondFactorMaxAge = accountFreshness
 	return need
-}
-
-// accountProofs is what an account change may rely on: the password
-// however old (the session's own lifetime and idle timeout bound it) and
-// the second factors proved in the last accountFreshness.
-func (h *loginHandler) accountProofs(st *loginState, s *store.Session) *store.Session {
-	if s == nil || st.flow.Purpose == purposeAccount {
-		return s
-	}
-	now := h.s.Now()
-	cp := *s
-	cp.Proofs = slices.DeleteFunc(slices.Clone(s.Proofs), func(p store.Proof) bool {
-		return p.Factor != flow.CredentialsFactor && now.Sub(p.At) > accountFreshness
-	})
-	return &cp
 }
 
 // secondFactorACR is the acr value that means "two factors": the "mfa"

@@ -219,12 +219,8 @@ func (h *loginHandler) decide(st *loginState, factor string) flow.Decision {
 		// The flow's user is gone or disabled: nobody has proved anything.
 		f.UserID = ""
 	}
-	sess := st.sess
-	if st.isAccountFlow() {
-		sess = h.accountProofs(st, sess)
-	}
 	in := flow.Input{
-		Request: st.req, Require: st.need, Session: sess, Flow: &f,
+		Request: st.req, Require: st.need, Session: st.sess, Flow: &f,
 		Options: h.options(st), Table: h.s.Table, Now: h.s.Now(),
 	}
 	if st.user != nil {
