@@ -60,7 +60,7 @@ func (c *testClock) Advance(d time.Duration) {
 
 // testIdP is a server running in-process on a real loopback listener.
 type testIdP struct {
-	t      *testing.T
+	t      testing.TB
 	cfg    config.Config
 	st     *sqlstore.Store
 	app    *app
@@ -69,7 +69,7 @@ type testIdP struct {
 	user   *store.User
 }
 
-func startIdP(t *testing.T, backend string, tune ...func(*config.Config)) *testIdP {
+func startIdP(t testing.TB, backend string, tune ...func(*config.Config)) *testIdP {
 	t.Helper()
 	ctx := context.Background()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -151,7 +151,7 @@ func (idp *testIdP) rp(clientID, secret string) *rp {
 // that leaves it (back to the relying party), like a person's browser
 // whose RP is not running.
 type browser struct {
-	t      *testing.T
+	t      testing.TB
 	idp    *testIdP
 	client *http.Client
 }
@@ -206,7 +206,7 @@ var (
 )
 
 // hidden returns the login form's csrf and flow fields.
-func (p page) hidden(t *testing.T) (csrf, flow string) {
+func (p page) hidden(t testing.TB) (csrf, flow string) {
 	t.Helper()
 	c, i := csrfRe.FindStringSubmatch(p.body), idRe.FindStringSubmatch(p.body)
 	if c == nil || i == nil {
@@ -223,7 +223,7 @@ func (b *browser) submitLogin(p page, username, password string) page {
 }
 
 // callback parses a redirect back to the relying party.
-func (p page) callback(t *testing.T) url.Values {
+func (p page) callback(t testing.TB) url.Values {
 	t.Helper()
 	if p.status != http.StatusFound || !strings.HasPrefix(p.location, rpRedirect) {
 		t.Fatalf("want a redirect to the RP, got %d %q\n%s", p.status, p.location, p.body)
@@ -262,7 +262,7 @@ type idClaims struct {
 	Username string   `json:"preferred_username"`
 }
 
-func (r *rp) verifyIDToken(t *testing.T, tok *oauth2.Token) (*oidc.IDToken, idClaims) {
+func (r *rp) verifyIDToken(t testing.TB, tok *oauth2.Token) (*oidc.IDToken, idClaims) {
 	t.Helper()
 	raw, ok := tok.Extra("id_token").(string)
 	if !ok {

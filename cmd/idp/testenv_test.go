@@ -25,7 +25,7 @@ var testBackends = []string{"sqlite", "postgres"}
 // t.TempDir(), or a new schema in IDP_TEST_DATABASE_URL, dropped after the
 // test. Without that variable PostgreSQL tests skip, unless CI is set:
 // then they fail, so CI can never pass by skipping them.
-func testDSN(t *testing.T, backend string) string {
+func testDSN(t testing.TB, backend string) string {
 	t.Helper()
 	switch backend {
 	case "sqlite":
@@ -40,7 +40,7 @@ func testDSN(t *testing.T, backend string) string {
 // testConfig is a valid production-shaped config (not dev mode) with a
 // fresh encryption key and argon2 parameters at the validator's floor, so
 // tests spend their time on behaviour, not hashing.
-func testConfig(t *testing.T, dsn, issuer string) config.Config {
+func testConfig(t testing.TB, dsn, issuer string) config.Config {
 	t.Helper()
 	cfg := config.Default()
 	cfg.Database.DSN = dsn
