@@ -131,20 +131,26 @@ func (s *Store) IssueFromCode(ctx context.Context, authRequestID string, now tim
 		if res.RowsAffected != 1 {
 			return whyCodeRefused(tx, authRequestID)
 		}
-		if refresh != nil {
-			row := toRefreshTokenRow(refresh)
-			if err := tx.Create(&row).Error; err != nil {
-				return err
-			}
-		}
-		if access != nil {
-			row := toAccessTokenRow(access)
-			if err := tx.Create(&row).Error; err != nil {
-				return err
-			}
-		}
-		return nil
+		return insertTokens(tx, refresh, access)
 	}))
+}
+
+// insertTokens inserts the rows of the tokens a grant issues; a nil token
+// is not issued.
+func insertTokens(tx *gorm.DB, refresh *store.RefreshToken, access *store.AccessToken) error {
+	if refresh != nil {
+		row := toRefreshTokenRow(refresh)
+		if err := tx.Create(&row).Error; err != nil {
+			return err
+		}
+	}
+	if access != nil {
+		row := toAccessTokenRow(access)
+		if err := tx.Create(&row).Error; err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // whyCodeRefused tells a consumed code (ErrConsumed) from an unknown,
@@ -188,19 +194,7 @@ func (s *Store) RotateRefreshToken(ctx context.Context, currentID string, now ti
 		if res.RowsAffected != 1 {
 			return whyRotationRefused(tx, currentID)
 		}
-		if next != nil {
-			row := toRefreshTokenRow(next)
-			if err := tx.Create(&row).Error; err != nil {
-				return err
-			}
-		}
-		if access != nil {
-			row := toAccessTokenRow(access)
-			if err := tx.Create(&row).Error; err != nil {
-				return err
-			}
-		}
-		return nil
+		return insertTokens(tx, next, access)
 	}))
 }
 
