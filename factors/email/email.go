@@ -228,15 +228,8 @@ func (f *Factor) Prompt(_ context.Context, a factors.Attempt) (factors.Prompt, e
 }
 
 func (f *Factor) prompt(c oob.Challenge, failed string) factors.Prompt {
-	data := map[string]any{
-		"Masked":    c.Masked,
-		"SessionID": c.Session,
-		"Minutes":   oob.Minutes(f.kit.Settings.Lifetime),
-	}
-	// Only when set: an empty Error would hide the engine's own message.
-	if failed != "" {
-		data["Error"] = failed
-	}
+	data := f.kit.PromptData(c, failed)
+	data["SessionID"] = c.Session
 	return factors.Prompt{Template: "factor_email", Data: data}
 }
 

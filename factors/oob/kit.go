@@ -186,6 +186,18 @@ func (k *Kit) deliver(ctx context.Context, m notify.Message) error {
 	return nil
 }
 
+// PromptData is the page data of every code challenge: where the code
+// went, how many minutes it lives, and the delivery failure, if any. Error
+// is set only when there is one: an empty Error would hide the engine's
+// own message.
+func (k *Kit) PromptData(c Challenge, failed string) map[string]any {
+	data := map[string]any{"Masked": c.Masked, "Minutes": Minutes(k.Settings.Lifetime)}
+	if failed != "" {
+		data["Error"] = failed
+	}
+	return data
+}
+
 // State returns the state of a.Challenge as Start or Resend left it.
 func (k *Kit) State(a factors.Attempt) (Challenge, error) {
 	if err := k.checkAttempt(a); err != nil {

@@ -203,15 +203,8 @@ func (f *Factor) prompt(a factors.Attempt, c oob.Challenge, failed string) facto
 			others = append(others, Other{ID: e.ID, Masked: phone.Masked(n)})
 		}
 	}
-	data := map[string]any{
-		"Masked":  c.Masked,
-		"Minutes": oob.Minutes(f.kit.Settings.Lifetime),
-		"Others":  others,
-	}
-	// Only when set: an empty Error would hide the engine's own message.
-	if failed != "" {
-		data["Error"] = failed
-	}
+	data := f.kit.PromptData(c, failed)
+	data["Others"] = others
 	return factors.Prompt{Template: "factor_sms", Data: data}
 }
 
