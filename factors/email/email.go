@@ -97,7 +97,7 @@ func New(d factors.Deps) (factors.Factor, error) {
 	case strings.TrimSpace(d.Issuer) == "":
 		return nil, errors.New("email: no issuer name: the mails say who sends them")
 	}
-	cfg, err := settings(d.Email)
+	cfg, err := oob.Settings("email", d.Email, defaults)
 	if err != nil {
 		return nil, err
 	}
@@ -111,28 +111,6 @@ func New(d factors.Deps) (factors.Factor, error) {
 		issuer:   strings.TrimSpace(d.Issuer),
 		mails:    m,
 	}, nil
-}
-
-func settings(c factors.CodeSettings) (factors.CodeSettings, error) {
-	if c.Lifetime == 0 {
-		c.Lifetime = defaults.Lifetime
-	}
-	if c.ResendCooldown == 0 {
-		c.ResendCooldown = defaults.ResendCooldown
-	}
-	if c.SendsPerHour == 0 {
-		c.SendsPerHour = defaults.SendsPerHour
-	}
-	if c.Digits == 0 {
-		c.Digits = oob.Digits
-	}
-	switch {
-	case c.Digits != oob.Digits:
-		return c, errors.New("email: codes have 6 digits")
-	case c.Lifetime < 0 || c.ResendCooldown < 0 || c.SendsPerHour < 0:
-		return c, errors.New("email: negative lifetime, cooldown or cap")
-	}
-	return c, nil
 }
 
 // ID returns "email".

@@ -271,3 +271,25 @@ func TestParseData(t *testing.T) {
 		}
 	})
 }
+
+func TestSettings(t *testing.T) {
+	defaults := factors.CodeSettings{Lifetime: 5 * time.Minute, ResendCooldown: 30 * time.Second, SendsPerHour: 5}
+	got, err := Settings("x", factors.CodeSettings{}, defaults)
+	if want := (factors.CodeSettings{Lifetime: 5 * time.Minute, ResendCooldown: 30 * time.Second, SendsPerHour: 5, Digits: Digits}); err != nil || got != want {
+		t.Errorf("zero settings: %+v, %v; want %+v", got, err, want)
+	}
+	set := factors.CodeSettings{Lifetime: time.Minute, ResendCooldown: time.Second, SendsPerHour: 1, Digits: Digits}
+	if got, err := Settings("x", set, defaults); err != nil || got != set {
+		t.Errorf("set settings changed: %+v, %v", got, err)
+	}
+	for name, c := range map[string]factors.CodeSettings{
+		"8 digits":          {Digits: 8},
+		"negative lifetime": {Lifetime: -time.Minute},
+		"negative cooldown": {ResendCooldown: -time.Second},
+		"negative cap":      {SendsPerHour: -1},
+	} {
+		if _, err := Settings("x", c, defaults); err == nil || !strings.HasPrefix(err.Error(), "x: ") {
+			t.Errorf("%s: %v, want an error naming the factor", name, err)
+		}
+	}
+}

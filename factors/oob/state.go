@@ -87,6 +87,31 @@ func (s *Sends) expired(now time.Time, lifetime time.Duration) bool {
 	return s.CodeAt.IsZero() || !now.Before(s.CodeAt.Add(lifetime))
 }
 
+// Settings fills the zero fields of c from defaults (Digits from Digits)
+// and refuses what a code factor cannot honour: another code length, a
+// negative lifetime, cooldown or cap. factor names the factor in errors.
+func Settings(factor string, c, defaults factors.CodeSettings) (factors.CodeSettings, error) {
+	if c.Lifetime == 0 {
+		c.Lifetime = defaults.Lifetime
+	}
+	if c.ResendCooldown == 0 {
+		c.ResendCooldown = defaults.ResendCooldown
+	}
+	if c.SendsPerHour == 0 {
+		c.SendsPerHour = defaults.SendsPerHour
+	}
+	if c.Digits == 0 {
+		c.Digits = Digits
+	}
+	switch {
+	case c.Digits != Digits:
+		return c, fmt.Errorf("%s: codes have %d digits", factor, Digits)
+	case c.Lifetime < 0 || c.ResendCooldown < 0 || c.SendsPerHour < 0:
+		return c, fmt.Errorf("%s: negative lifetime, cooldown or cap", factor)
+	}
+	return c, nil
+}
+
 // Minutes is a lifetime in whole minutes, rounded up, for "valid for N
 // minutes".
 func Minutes(d time.Duration) int { return int(math.Ceil(d.Minutes())) }

@@ -83,24 +83,9 @@ func New(d factors.Deps) (factors.Factor, error) {
 	case d.Phones == nil:
 		return nil, errors.New("sms: no phone number policy")
 	}
-	cfg := d.SMS
-	if cfg.Lifetime == 0 {
-		cfg.Lifetime = defaults.Lifetime
-	}
-	if cfg.ResendCooldown == 0 {
-		cfg.ResendCooldown = defaults.ResendCooldown
-	}
-	if cfg.SendsPerHour == 0 {
-		cfg.SendsPerHour = defaults.SendsPerHour
-	}
-	if cfg.Digits == 0 {
-		cfg.Digits = oob.Digits
-	}
-	switch {
-	case cfg.Digits != oob.Digits:
-		return nil, errors.New("sms: codes have 6 digits")
-	case cfg.Lifetime < 0 || cfg.ResendCooldown < 0 || cfg.SendsPerHour < 0:
-		return nil, errors.New("sms: negative lifetime, cooldown or cap")
+	cfg, err := oob.Settings("sms", d.SMS, defaults)
+	if err != nil {
+		return nil, err
 	}
 	return &Factor{
 		kit:      oob.Kit{Factor: ID, Store: d.Store, Codes: d.Codes, Notify: d.Notify, Settings: cfg},
